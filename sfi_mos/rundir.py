@@ -1,0 +1,86 @@
+"""Run-directory conventions shared by every stage.
+
+``results/<grid>/<stage>/<run-id>/`` holds ``config.json`` (resolved config), ``env.json``
+(git SHA, package versions, hardware), stage outputs, ``ckpt/`` and, last of all, ``done.json``.
+A run is finished exactly when ``done.json`` exists; it is written atomically after every output.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .atomic import write_json
+from .config import to_dict
+
+DONE = "done.json"
+PACKAGES = ("torch", "torchaudio", "espnet-s3prl", "numpy", "scipy", "scikit-learn", "pandas",
+            "soundfile", "submitit", "schedulefree", "sfi-mos")
+
+
+def resolve_path(path: str | os.PathLike, run_dir: str | os.PathLike) -> Path:
+    """Absolute paths as given; relative ones against the grid results dir (run_dir.parents[1])."""
+    p = Path(path)
+    if p.is_absolute():
+        return p
+    return Path(run_dir).resolve().parents[1] / p
+
+
+def git_sha() -> str | None:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def environment() -> dict[str, Any]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    info: dict[str, Any] = {
+        "git_sha": git_sha(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "packages": versions,
+        "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+    }
+    try:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:
+        pass
+    return info
+
+
+def start(run_dir: str | os.PathLike, cfg: Any) -> Path:
+    """Create the run dir and write its resolved config and environment."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", to_dict(cfg))
+    write_json(run_dir / "env.json", environment())
+    return run_dir
+
+
+def is_done(run_dir: str | os.PathLike) -> bool:
+    return (Path(run_dir) / DONE).exists()
+
+
+def finish(run_dir: str | os.PathLike, summary: dict[str, Any] | None = None) -> None:
+    write_json(Path(run_dir) / DONE, {"finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                      **(summary or {})})

@@ -1,0 +1,127 @@
+"""Backbones for the MOS model, built from a ``BackboneSpec``.
+
+* ``sfi``: an SFI student (``sfi_mos.ssl.SFIStudent``) from a distill run's ``student.pt``; audio goes in
+  at its native rate and the SFI layer is set to that rate per batch.
+* ``resample`` / ``resample_sr``: any s3prl upstream (``sfi_mos.ssl.load_teacher``), made trainable; each
+  clip is resampled to 16 kHz with torchaudio on its own (so padding cannot leak into the filter).
+  ``resample_sr`` differs only in the head (sampling-rate embedding).
+
+Features: the last hidden layer (paper) or s3prl's ``Featurizer`` (softmax-weighted sum of all layers).
+"""
+from __future__ import annotations
+
+import types
+from pathlib import Path
+
+import torch
+import torchaudio
+from torch import nn
+
+from ..errors import InputError
+from ..rundir import resolve_path
+
+KINDS = ("sfi", "resample", "resample_sr")
+FEATURES = ("last", "weighted")
+MODEL_RATE = 16000
+
+
+class Backbone(nn.Module):
+    """``forward(wavs: list of 1-D tensors, sample_rate) -> (feats (B, F, H), frame_lengths (B,))``."""
+
+    def __init__(self, model: nn.Module, kind: str, features: str = "last"):
+        super().__init__()
+        if kind not in KINDS:
+            raise InputError("backbone.kind", f"unknown kind {kind!r}; expected one of {KINDS}")
+        if features not in FEATURES:
+            raise InputError("backbone.features", f"unknown features {features!r}; expected one of {FEATURES}")
+        self.model = model
+        self.kind = kind
+        self.features = features
+        self.hidden_size = int(model.hidden_size)
+        self.featurizer = None
+        if features == "weighted":
+            from s3prl.nn import Featurizer
+
+            # Featurizer only reads these three attributes of the upstream at construction
+            n = int(model.num_layers)
+            shape = types.SimpleNamespace(hidden_sizes=[self.hidden_size] * n, downsample_rates=[320] * n,
+                                          num_layers=n)
+            self.featurizer = Featurizer(shape)
+        self._padding_safe: bool | None = None
+
+    @property
+    def native_rate(self) -> bool:
+        return self.kind == "sfi"
+
+    def _prepare(self, wavs: list[torch.Tensor], sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.native_rate:
+            self.model.set_sample_rate(int(sample_rate))
+        elif sample_rate != MODEL_RATE:
+            wavs = [torchaudio.functional.resample(w, int(sample_rate), MODEL_RATE) for w in wavs]
+        lengths = torch.tensor([w.shape[-1] for w in wavs], dtype=torch.long, device=wavs[0].device)
+        padded = torch.nn.utils.rnn.pad_sequence(list(wavs), batch_first=True)
+        return padded, lengths
+
+    def _forward_batch(self, wavs: list[torch.Tensor], sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+        padded, lengths = self._prepare(wavs, sample_rate)
+        hidden, frame_lengths = self.model(padded, lengths)
+        if self.featurizer is None:
+            feats = hidden[-1]
+        else:
+            feats, frame_lengths = self.featurizer(list(hidden), [frame_lengths] * len(hidden))
+        return feats, frame_lengths.to(feats.device)
+
+    def forward(self, wavs: list[torch.Tensor], sample_rate: int, exact: bool = False):
+        """``exact``: if the backbone lets padding change valid frames (e.g. the group-norm front-end of
+        base wav2vec 2.0/HuBERT normalises over time), run each clip alone so batch size never matters."""
+        if len(wavs) > 1 and exact and not self.padding_safe(sample_rate):
+            outs = [self._forward_batch([w], sample_rate) for w in wavs]
+            n = max(o[0].shape[1] for o in outs)
+            feats = torch.cat([nn.functional.pad(f, (0, 0, 0, n - f.shape[1])) for f, _ in outs])
+            return feats, torch.cat([fl for _, fl in outs])
+        return self._forward_batch(wavs, sample_rate)
+
+    @torch.no_grad()
+    def padding_safe(self, sample_rate: int = MODEL_RATE) -> bool:
+        """Measured once: do a clip's valid frames stay the same when it is zero-padded in a batch?"""
+        if self._padding_safe is None:
+            was_training = self.training
+            self.eval()
+            device = next(self.parameters()).device
+            gen = torch.Generator().manual_seed(0)
+            short = torch.randn(int(0.4 * sample_rate), generator=gen).to(device)
+            long = torch.randn(int(0.7 * sample_rate), generator=gen).to(device)
+            alone, n_alone = self._forward_batch([short], sample_rate)
+            both, n_both = self._forward_batch([short, long], sample_rate)
+            k = int(n_alone[0])
+            self._padding_safe = bool(int(n_both[0]) == k and torch.allclose(
+                alone[0, :k], both[0, :k], atol=1e-5, rtol=1e-4))
+            self.train(was_training)
+        return self._padding_safe
+
+
+def build_backbone(spec, run_dir: str | Path | None = None) -> Backbone:
+    """Backbone for ``spec`` (a ``BackboneSpec``); relative paths resolve against ``run_dir``'s grid dir."""
+    if spec.kind == "sfi":
+        from ..ssl import SFIStudent
+
+        if not spec.student_run:
+            raise InputError("backbone.student_run", "the sfi backbone needs a distill run dir")
+        student_run = resolve_path(spec.student_run, run_dir) if run_dir is not None else Path(spec.student_run)
+        path = Path(student_run) / "student.pt"
+        if not path.exists():
+            raise InputError(str(path), "no student.pt in the distill run dir")
+        model = SFIStudent.load(path)
+    elif spec.kind in ("resample", "resample_sr"):
+        from ..ssl import load_teacher
+
+        teacher = spec.teacher
+        if teacher.path and run_dir is not None:
+            teacher = type(teacher)(name=teacher.name, path=str(resolve_path(teacher.path, run_dir)))
+        model = load_teacher(teacher)
+    else:
+        raise InputError("backbone.kind", f"unknown kind {spec.kind!r}; expected one of {KINDS}")
+    # teachers come frozen for distillation; for MOS fine-tuning the whole backbone trains
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return Backbone(model, spec.kind, spec.features)

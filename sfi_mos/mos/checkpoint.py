@@ -1,0 +1,68 @@
+"""Model files of a MOS run: ``best.pt`` (weights + what is needed to rebuild) and ``listeners.json``.
+
+A run dir is rebuilt from its own ``config.json`` (the backbone spec), so the backbone source it names
+(distill run or teacher checkpoint) must still be reachable; the trained weights come from ``best.pt``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ..atomic import torch_save
+from ..config import from_dict
+from ..errors import InputError
+from .backbone import build_backbone
+from .model import MOSModel
+
+BEST = "best.pt"
+
+
+def save_model(path: str | Path, model: MOSModel, *, train_listeners: list[int], **meta) -> None:
+    torch_save(path, {"model": model.state_dict(), "n_listeners": model.head.n_listeners,
+                      "condition_sr": model.head.sr is not None, "train_listeners": list(train_listeners),
+                      **meta})
+
+
+def read_config(run_dir: str | Path):
+    from ..train.configs import MOSTrainConfig
+
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        raise InputError(str(path), "not a MOS run dir (no config.json)")
+    return from_dict(MOSTrainConfig, json.loads(path.read_text()))
+
+
+def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[MOSModel, dict]:
+    """(model in eval mode, best.pt metadata) for a finished pretrain/finetune run dir."""
+    run_dir = Path(run_dir)
+    path = run_dir / BEST
+    if not path.exists():
+        raise InputError(str(path), "no best.pt: the MOS run has not finished an epoch")
+    cfg = read_config(run_dir)
+    blob = torch.load(path, map_location="cpu", weights_only=False)
+    model = MOSModel(build_backbone(cfg.backbone, run_dir), blob["n_listeners"], blob["condition_sr"])
+    model.load_state_dict(blob["model"])
+    model.to(device).eval()
+    return model, {k: v for k, v in blob.items() if k != "model"}
+
+
+def init_from_pretrain(model: MOSModel, pretrain_dir: str | Path) -> dict:
+    """Load a pretrain run's backbone, MLP and SR embedding into ``model``.
+
+    Listener ids of the two corpora mean different people, so each new listener starts from the mean of
+    the pretrained listeners' embeddings (the "average listener") rather than an arbitrary row."""
+    src, meta = load_run(pretrain_dir)
+    if src.backbone.kind != model.backbone.kind or src.backbone.hidden_size != model.backbone.hidden_size:
+        raise InputError(str(pretrain_dir), f"pretrain backbone {src.backbone.kind}/{src.backbone.hidden_size} "
+                         f"does not match {model.backbone.kind}/{model.backbone.hidden_size}")
+    model.backbone.load_state_dict(src.backbone.state_dict())
+    model.head.mlp.load_state_dict(src.head.mlp.state_dict())
+    if model.head.sr is not None and src.head.sr is not None:
+        model.head.sr.load_state_dict(src.head.sr.state_dict())
+    seen = torch.tensor(meta["train_listeners"], dtype=torch.long)
+    with torch.no_grad():
+        mean = src.head.listener.weight[seen].mean(0)
+        model.head.listener.weight.copy_(mean.expand_as(model.head.listener.weight))
+    return {"init_run": str(pretrain_dir), "init_epoch": meta.get("epoch")}

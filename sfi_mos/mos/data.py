@@ -1,0 +1,113 @@
+"""Utterance-grouped MOS training data: one item per clip carrying all of its (listener, rating) pairs.
+
+Batches hold one sampling rate (the SFI layer is set per batch) and their order is a pure function of
+(seed, epoch), so a resumed run replays exactly the batches an uninterrupted run would have seen.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..errors import InputError
+from .head import to_norm
+
+
+@dataclass(frozen=True)
+class Utterance:
+    utt_id: str
+    wav_path: str
+    sample_rate: int
+    system_id: str
+    split: str
+    listener_ids: tuple[int, ...]
+    ratings: tuple[float, ...]
+
+    @property
+    def mos(self) -> float:
+        return float(np.mean(self.ratings))
+
+
+def group_ratings(ratings: pd.DataFrame) -> list[Utterance]:
+    """Per-rating rows (sfi_mos.data columns) -> utterances sorted by utt_id."""
+    need = {"utt_id", "wav_path", "sample_rate", "system_id", "listener_id", "rating", "split"}
+    missing = need - set(ratings.columns)
+    if missing:
+        raise InputError("ratings", f"missing columns {sorted(missing)}")
+    items = []
+    for utt_id, g in ratings.sort_values(["utt_id", "listener_id"], kind="stable").groupby("utt_id", sort=True):
+        first = g.iloc[0]
+        items.append(Utterance(str(utt_id), str(first.wav_path), int(first.sample_rate), str(first.system_id),
+                               str(first.split), tuple(int(v) for v in g.listener_id),
+                               tuple(float(v) for v in g.rating)))
+    return items
+
+
+def epoch_batches(items: list[Utterance], batch_size: int, seed: int, epoch: int,
+                  shuffle: bool = True) -> list[list[int]]:
+    """Index batches, each of a single sampling rate; order depends only on (seed, epoch)."""
+    rng = np.random.default_rng([seed, epoch])
+    by_rate: dict[int, list[int]] = {}
+    for i, u in enumerate(items):
+        by_rate.setdefault(u.sample_rate, []).append(i)
+    batches = []
+    for rate in sorted(by_rate):
+        idx = np.array(by_rate[rate])
+        if shuffle:
+            idx = idx[rng.permutation(len(idx))]
+        batches += [idx[i:i + batch_size].tolist() for i in range(0, len(idx), batch_size)]
+    if shuffle:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def load_wav(u: Utterance) -> np.ndarray:
+    from ..data import read_audio
+
+    wav, sr = read_audio(u.wav_path, expected_sr=u.sample_rate)
+    return wav
+
+
+def crop(wav: np.ndarray, sample_rate: int, max_seconds: float | None, seed: int, epoch: int,
+         utt_id: str) -> np.ndarray:
+    """Random crop to ``max_seconds``, seeded per (seed, epoch, utterance) so resume needs no RNG state."""
+    if max_seconds is None:
+        return wav
+    n = int(round(max_seconds * sample_rate))
+    if len(wav) <= n:
+        return wav
+    rng = np.random.default_rng([seed, epoch, zlib.crc32(utt_id.encode())])
+    start = int(rng.integers(0, len(wav) - n + 1))
+    return wav[start:start + n]
+
+
+def make_batch(items: list[Utterance], idx: list[int], device: torch.device, *, max_seconds=None,
+               seed: int = 0, epoch: int = 0, audio_cache: dict | None = None) -> dict:
+    """Tensors for one batch: U clips at one rate, and R = sum of their ratings rows."""
+    us = [items[i] for i in idx]
+    rates = {u.sample_rate for u in us}
+    if len(rates) != 1:
+        raise ValueError(f"a batch must hold one sampling rate, got {sorted(rates)}")
+    wavs, utt_index, listeners, targets = [], [], [], []
+    for k, u in enumerate(us):
+        if audio_cache is not None and u.utt_id in audio_cache:
+            wav = audio_cache[u.utt_id]
+        else:
+            wav = load_wav(u)
+            if audio_cache is not None:
+                audio_cache[u.utt_id] = wav
+        wav = crop(wav, u.sample_rate, max_seconds, seed, epoch, u.utt_id)
+        wavs.append(torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32)).to(device))
+        utt_index += [k] * len(u.ratings)
+        listeners += list(u.listener_ids)
+        targets += [to_norm(r) for r in u.ratings]
+    return {
+        "wavs": wavs,
+        "sample_rate": rates.pop(),
+        "utt_index": torch.tensor(utt_index, dtype=torch.long, device=device),
+        "listener_ids": torch.tensor(listeners, dtype=torch.long, device=device),
+        "targets": torch.tensor(targets, dtype=torch.float32, device=device),
+    }

@@ -1,0 +1,37 @@
+"""MOSModel: backbone once per utterance, head once per rating (listener grouping)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .backbone import Backbone
+from .head import MOSHead
+
+
+class MOSModel(nn.Module):
+    def __init__(self, backbone: Backbone, n_listeners: int, condition_sr: bool | None = None):
+        super().__init__()
+        if condition_sr is None:
+            condition_sr = backbone.kind == "resample_sr"
+        self.backbone = backbone
+        self.head = MOSHead(backbone.hidden_size, n_listeners, condition_sr=condition_sr)
+
+    def forward(self, wavs: list[torch.Tensor], sample_rate: int, utt_index: torch.Tensor,
+                listener_ids: torch.Tensor, exact: bool = False) -> torch.Tensor:
+        """One normalised score per rating (R,). ``wavs`` are the batch's U utterances at one rate."""
+        feats, frame_lengths = self.backbone(wavs, sample_rate, exact=exact)
+        return self.head(feats, frame_lengths, utt_index, listener_ids, sample_rate=sample_rate)
+
+    def predict_norm(self, wavs: list[torch.Tensor], sample_rate: int,
+                     listener_ids: Sequence[int]) -> torch.Tensor:
+        """Per-utterance score averaged over ``listener_ids`` (normalised scale), shape (U,).
+
+        The backbone runs in exact mode so a clip's score never depends on what it is batched with."""
+        device = wavs[0].device
+        n_utt, n_lis = len(wavs), len(listener_ids)
+        utt_index = torch.arange(n_utt, device=device).repeat_interleave(n_lis)
+        lis = torch.as_tensor(list(listener_ids), dtype=torch.long, device=device).repeat(n_utt)
+        per_rating = self.forward(wavs, sample_rate, utt_index, lis, exact=True)
+        return per_rating.view(n_utt, n_lis).mean(1)

@@ -1,0 +1,68 @@
+"""``python -m sfi_mos.predict --model RUN_DIR [RUN_DIR ...] INPUT ... --out preds.csv [--batch-size N]``
+
+Writes ``utt_id,path,sample_rate,pred`` for every readable file. Files that cannot be read are listed
+with the reason in ``<out stem>.errors.csv`` and the exit code is 1; the others are still predicted.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from ..atomic import write_csv
+from ..errors import InputError
+
+
+def errors_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".errors.csv")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m sfi_mos.predict", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", nargs="+", required=True, metavar="RUN_DIR",
+                    help="finished MOS run dir(s); several are averaged (fold ensemble)")
+    ap.add_argument("inputs", nargs="+", metavar="INPUT", help="wav files, directories or list files")
+    ap.add_argument("--out", required=True, type=Path, help="output CSV")
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
+    args = ap.parse_args(argv)
+
+    from ..data import read_audio
+    from .inputs import collect
+    from .predictor import Predictor, check_rate
+
+    try:
+        paths = collect(args.inputs)
+        predictor = Predictor.from_runs(*args.model, device=args.device)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    waves, rates, ok, errors = [], [], [], []
+    for p in paths:
+        try:
+            wav, sr = read_audio(p)
+            rates.append(check_rate(sr, str(p)))
+            waves.append(wav)
+            ok.append(p)
+        except InputError as e:
+            errors.append({"path": str(p), "error": e.problem})
+    preds = predictor.predict_waves(waves, rates, batch_size=args.batch_size, progress=True) if waves else []
+    df = pd.DataFrame({"utt_id": [p.stem for p in ok], "path": [str(p) for p in ok],
+                       "sample_rate": rates, "pred": preds})
+    write_csv(args.out, df)
+    err_file = errors_path(args.out)
+    if errors:
+        write_csv(err_file, pd.DataFrame(errors, columns=["path", "error"]))
+        for e in errors:
+            print(f"error: {e['path']}: {e['error']}", file=sys.stderr)
+        print(f"{len(errors)} of {len(paths)} files failed; see {err_file}", file=sys.stderr)
+        return 1
+    err_file.unlink(missing_ok=True)  # a stale errors file from an earlier run would mislead
+    print(f"wrote {len(df)} predictions to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

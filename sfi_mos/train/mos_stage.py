@@ -1,0 +1,210 @@
+"""MOS training stage: BVCC pre-training and Track 3 fine-tuning through one implementation.
+
+``run(cfg, run_dir)``: rows are individual ratings, but a batch is a set of utterances (one rate) with
+all their ratings, so the backbone runs once per clip and the head once per rating; the loss is the
+mean over ratings. Schedule-free RAdam (train/eval switching), gradient accumulation, clipping, best
+checkpoint by validation loss, exact resume from ``ckpt/last.pt`` (written after an optimiser step only,
+with model, optimiser, RNG and the epoch/batch position; batch order and crops are functions of
+(seed, epoch), so the rest of the run replays bit for bit).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from .. import rundir
+from ..atomic import torch_save, write_csv, write_json
+from ..errors import InputError
+from ..mos.backbone import build_backbone
+from ..mos.checkpoint import BEST, init_from_pretrain, save_model
+from ..mos.data import Utterance, epoch_batches, group_ratings, make_batch
+from ..mos.head import to_mos
+from ..mos.model import MOSModel
+from .configs import MOSTrainConfig
+from .folds import assign_folds, save_folds
+
+VAL_BATCH = 8
+PRED_COLUMNS = ["utt_id", "path", "sample_rate", "system_id", "split", "pred", "mos"]
+
+
+def device_for() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def split_items(cfg: MOSTrainConfig, ratings: pd.DataFrame, run_dir: Path):
+    """(train utterances, validation utterances); k-fold over the training split when ``cfg.fold`` is set."""
+    train = ratings[ratings.split == "train"]
+    if train.empty:
+        raise InputError(cfg.data.root, "no ratings in the training split")
+    if cfg.stage == "pretrain" or cfg.fold is None:
+        val = ratings[ratings.split == "dev"]
+        if val.empty:
+            raise InputError(cfg.data.root, "no ratings in the dev split to validate on")
+        return group_ratings(train), group_ratings(val)
+    if not 0 <= cfg.fold < cfg.n_folds:
+        raise InputError("fold", f"fold {cfg.fold} outside 0..{cfg.n_folds - 1}")
+    folds = assign_folds(train[["utt_id", "sample_rate"]], cfg.n_folds, cfg.seed)
+    save_folds(folds, run_dir)
+    val_ids = set(folds.utt_id[folds.fold == cfg.fold])
+    is_val = train.utt_id.isin(val_ids)
+    return group_ratings(train[~is_val]), group_ratings(train[is_val])
+
+
+def build_model(cfg: MOSTrainConfig, run_dir: Path, n_listeners: int) -> tuple[MOSModel, dict]:
+    if cfg.init_run:
+        init_dir = rundir.resolve_path(cfg.init_run, run_dir)
+        from ..mos.checkpoint import read_config
+
+        model = MOSModel(build_backbone(read_config(init_dir).backbone, init_dir), n_listeners,
+                         condition_sr=cfg.backbone.kind == "resample_sr")
+        return model, init_from_pretrain(model, init_dir)
+    return MOSModel(build_backbone(cfg.backbone, run_dir), n_listeners), {}
+
+
+def autocast(cfg: MOSTrainConfig, device: torch.device):
+    if cfg.bf16 and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def validate(model: MOSModel, items: list[Utterance], listeners: list[int], device, cfg) -> tuple[float, pd.DataFrame]:
+    """(MSE over individual ratings, per-utterance predictions averaged over the training listeners)."""
+    model.eval()
+    sq_err, n, rows = 0.0, 0, []
+    mean_lis = torch.tensor(listeners, dtype=torch.long, device=device)
+    for idx in epoch_batches(items, VAL_BATCH, 0, 0, shuffle=False):
+        b = make_batch(items, idx, device)
+        with autocast(cfg, device):
+            feats, flen = model.backbone(b["wavs"], b["sample_rate"], exact=True)
+            per_rating = model.head(feats, flen, b["utt_index"], b["listener_ids"], b["sample_rate"])
+            u = len(idx)
+            uidx = torch.arange(u, device=device).repeat_interleave(len(listeners))
+            avg = model.head(feats, flen, uidx, mean_lis.repeat(u), b["sample_rate"]).view(u, -1).mean(1)
+        sq_err += float(((per_rating.float() - b["targets"]) ** 2).sum())
+        n += len(b["targets"])
+        for k, i in enumerate(idx):
+            it = items[i]
+            rows.append((it.utt_id, it.wav_path, it.sample_rate, it.system_id, it.split,
+                         float(to_mos(avg[k].float())), it.mos))
+    preds = pd.DataFrame(rows, columns=PRED_COLUMNS).sort_values("utt_id", kind="stable").reset_index(drop=True)
+    return sq_err / max(n, 1), preds
+
+
+def score(preds: pd.DataFrame, bootstrap: int = 0, seed: int = 0) -> dict:
+    from ..metrics import evaluate
+
+    truth = preds[["utt_id", "mos", "system_id", "sample_rate"]]
+    return evaluate(preds[["utt_id", "pred"]], truth, bootstrap=bootstrap, seed=seed)
+
+
+def _rng_state() -> dict:
+    st = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def _set_rng_state(st: dict) -> None:
+    torch.set_rng_state(st["torch"])
+    np.random.set_state(st["numpy"])
+    random.setstate(st["python"])
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(st["cuda"])
+
+
+def _save_last(path: Path, model, opt, state: dict) -> None:
+    torch_save(path, {"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": _rng_state(),
+                      "state": state})
+
+
+def run(cfg: MOSTrainConfig, run_dir) -> dict:
+    import schedulefree
+
+    if cfg.stage not in ("pretrain", "finetune"):
+        raise InputError("stage", f"unknown MOS stage {cfg.stage!r}")
+    run_dir = rundir.start(run_dir, cfg)
+    device = device_for()
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    random.seed(cfg.seed)
+
+    from ..data import read_corpus
+
+    corpus = read_corpus(cfg.data.kind, rundir.resolve_path(cfg.data.root, run_dir))
+    train_items, val_items = split_items(cfg, corpus.ratings, run_dir)
+    n_listeners = int(max(corpus.listeners.values())) + 1
+    write_json(run_dir / "listeners.json", {str(k): int(v) for k, v in sorted(corpus.listeners.items())})
+    train_listeners = sorted({lid for u in train_items for lid in u.listener_ids})
+
+    model, init_info = build_model(cfg, run_dir, n_listeners)
+    model.to(device)
+    opt = schedulefree.RAdamScheduleFree(model.parameters(), lr=cfg.lr)
+    state = {"epoch": 0, "batch": 0, "step": 0, "best_loss": math.inf, "best_epoch": -1, "history": [],
+             "best_preds": None}
+    last = run_dir / "ckpt" / "last.pt"
+    if last.exists():
+        blob = torch.load(last, map_location=device, weights_only=False)
+        model.load_state_dict(blob["model"])
+        opt.load_state_dict(blob["optimizer"])
+        _set_rng_state(blob["rng"])
+        state = blob["state"]
+    cache: dict = {}
+
+    for epoch in range(state["epoch"], cfg.max_epochs):
+        model.train()
+        opt.train()
+        batches = epoch_batches(train_items, cfg.batch_size, cfg.seed, epoch)
+        bar = tqdm(range(state["batch"], len(batches)), desc=f"{cfg.stage} epoch {epoch}", leave=False,
+                   initial=state["batch"], total=len(batches))
+        for bi in bar:
+            group_start = bi - bi % cfg.grad_accum
+            group_size = min(cfg.grad_accum, len(batches) - group_start)
+            b = make_batch(train_items, batches[bi], device, max_seconds=cfg.max_seconds, seed=cfg.seed,
+                           epoch=epoch, audio_cache=cache)
+            with autocast(cfg, device):
+                pred = model(b["wavs"], b["sample_rate"], b["utt_index"], b["listener_ids"])
+            loss = torch.mean((pred.float() - b["targets"]) ** 2)
+            (loss / group_size).backward()
+            bar.set_postfix(loss=f"{float(loss):.4f}")
+            if bi + 1 == group_start + group_size:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                state["step"] += 1
+                if cfg.ckpt_every and state["step"] % cfg.ckpt_every == 0 and bi + 1 < len(batches):
+                    state["batch"] = bi + 1
+                    _save_last(last, model, opt, state)
+        opt.eval()  # schedule-free: evaluate (and keep) the averaged weights
+        val_loss, preds = validate(model, val_items, train_listeners, device, cfg)
+        m = score(preds)
+        state["history"].append({"epoch": epoch, "step": state["step"], "val_loss": val_loss,
+                                 "val_sys_srcc": m["sys"]["SRCC"], "val_utt_lcc": m["utt"]["LCC"]})
+        tqdm.write(f"{cfg.stage} epoch {epoch}: val_loss {val_loss:.4f} sys-SRCC {m['sys']['SRCC']:.3f}")
+        if val_loss < state["best_loss"]:
+            state.update(best_loss=val_loss, best_epoch=epoch, best_preds=preds.to_dict("list"))
+            save_model(run_dir / BEST, model, train_listeners=train_listeners, epoch=epoch, val_loss=val_loss,
+                       stage=cfg.stage)
+        state.update(epoch=epoch + 1, batch=0)
+        _save_last(last, model, opt, state)
+
+    if state["best_preds"] is None:
+        raise InputError("max_epochs", "no epoch was trained, so there is no best checkpoint")
+    preds = pd.DataFrame(state["best_preds"])[PRED_COLUMNS]
+    write_csv(run_dir / "predictions.csv", preds)
+    metrics = {"stage": cfg.stage, "fold": cfg.fold, "best_epoch": state["best_epoch"],
+               "best_val_loss": state["best_loss"], "steps": state["step"], "n_train_utts": len(train_items),
+               "n_val_utts": len(val_items), "n_train_ratings": sum(len(u.ratings) for u in train_items),
+               "val": score(preds), "history": state["history"], **init_info}
+    write_json(run_dir / "metrics.json", metrics)
+    rundir.finish(run_dir, {"best_epoch": state["best_epoch"], "best_val_loss": state["best_loss"],
+                            "val_sys_srcc": metrics["val"]["sys"]["SRCC"]})
+    return metrics

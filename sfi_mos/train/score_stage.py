@@ -1,0 +1,43 @@
+"""Score stage: a predict run's ``predictions.csv`` against the corpus truth -> ``metrics.json``.
+
+One entry per split, each the ``sfi_mos.metrics.evaluate`` result (8 metrics, per-rate breakdown,
+bootstrap CIs with the config's draws and seed).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .. import rundir
+from ..atomic import write_json
+from ..errors import InputError
+from .configs import ScoreConfig
+
+
+def run(cfg: ScoreConfig, run_dir) -> dict:
+    from ..data import read_corpus
+    from ..metrics import evaluate
+
+    run_dir = rundir.start(run_dir, cfg)
+    if not cfg.predict_run:
+        raise InputError("predict_run", "no predict run dir given")
+    pred_path = rundir.resolve_path(cfg.predict_run, run_dir) / "predictions.csv"
+    if not pred_path.exists():
+        raise InputError(str(pred_path), "predictions.csv not found (has the predict stage finished?)")
+    preds = pd.read_csv(pred_path)
+    for col in ("utt_id", "split", "pred"):
+        if col not in preds.columns:
+            raise InputError(str(pred_path), f"missing column {col!r}")
+    corpus = read_corpus(cfg.data.kind, rundir.resolve_path(cfg.data.root, run_dir))
+    truth = corpus.utterances[["utt_id", "mos", "system_id", "sample_rate"]].dropna(subset=["mos"])
+    truth = truth.assign(utt_id=truth.utt_id.astype(str))
+    preds = preds.assign(utt_id=preds.utt_id.astype(str))
+    result = {}
+    for split, part in preds.groupby("split", sort=True):
+        t = truth[truth.utt_id.isin(part.utt_id)]
+        result[str(split)] = evaluate(part[["utt_id", "pred"]], t, bootstrap=cfg.bootstrap, seed=cfg.seed)
+    write_json(Path(run_dir) / "metrics.json", result)
+    rundir.finish(run_dir, {s: {"utt_MSE": r["utt"]["MSE"], "sys_SRCC": r["sys"]["SRCC"]}
+                            for s, r in result.items()})
+    return result

@@ -62,8 +62,11 @@ def _boot_info(n: int, seed: int, level: float) -> dict:
 
 
 def evaluate_merged(merged: pd.DataFrame, bootstrap: int = 0, seed: int = 0,
-                    sys_truth: str = "utterance", level: float = LEVEL) -> dict:
-    """:func:`evaluate` on the output of :func:`merge_pred_truth` (lets callers reuse one merge)."""
+                    sys_truth: str = "utterance", level: float = LEVEL, _draws: dict | None = None) -> dict:
+    """:func:`evaluate` on the output of :func:`merge_pred_truth` (lets callers reuse one merge).
+
+    ``_draws`` (internal): filled with the per-draw metrics {(scope key, level): {metric: (B,)}}.
+    """
     _check(bootstrap, seed, sys_truth, level)
     out: dict = {"per_rate": {}}
     for key, stream, m in _scopes(merged):
@@ -71,7 +74,10 @@ def evaluate_merged(merged: pd.DataFrame, bootstrap: int = 0, seed: int = 0,
         if bootstrap:
             for lvl, (t, p) in _level_data(m, sys_truth).items():
                 W = draw_counts(len(t), int(bootstrap), int(seed), (stream, _LEVEL_CODE[lvl]))
-                res[lvl]["ci"] = metric_cis(weighted_metrics(W, t, p), level)
+                draws = weighted_metrics(W, t, p)
+                res[lvl]["ci"] = metric_cis(draws, level)
+                if _draws is not None:
+                    _draws[(key, lvl)] = draws
         if key is None:
             out.update(res)
         else:
@@ -111,20 +117,18 @@ def paired_bootstrap(pred_a: pd.DataFrame, pred_b: pd.DataFrame, truth: pd.DataF
         raise InputError("bootstrap", "paired comparison needs at least 1 draw")
     ma = merge_pred_truth(pred_a, truth, pred_source=sources[0], truth_source=sources[2])
     mb = merge_pred_truth(pred_b, truth, pred_source=sources[1], truth_source=sources[2])
-    res_a = evaluate_merged(ma, n, seed, sys_truth, level)
-    res_b = evaluate_merged(mb, n, seed, sys_truth, level)
+    draws_a: dict = {}
+    draws_b: dict = {}
+    # same seed and streams -> both sets are scored on identical draws
+    res_a = evaluate_merged(ma, n, seed, sys_truth, level, _draws=draws_a)
+    res_b = evaluate_merged(mb, n, seed, sys_truth, level, _draws=draws_b)
     diff: dict = {"per_rate": {}}
-    for (key, stream, sa), (_, _, sb) in zip(_scopes(ma), _scopes(mb)):
-        da, db = _level_data(sa, sys_truth), _level_data(sb, sys_truth)
+    for key in [None, *res_a["per_rate"]]:
         pa = res_a if key is None else res_a["per_rate"][key]
         pb = res_b if key is None else res_b["per_rate"][key]
         scope = {}
         for lvl in ("utt", "sys"):
-            t, p_a = da[lvl]
-            p_b = db[lvl][1]
-            W = draw_counts(len(t), n, seed, (stream, _LEVEL_CODE[lvl]))
-            wa, wb = weighted_metrics(W, t, p_a), weighted_metrics(W, t, p_b)
-            d = {m: wa[m] - wb[m] for m in METRICS}
+            d = {m: draws_a[(key, lvl)][m] - draws_b[(key, lvl)][m] for m in METRICS}
             scope[lvl] = {m: pa[lvl][m] - pb[lvl][m] for m in METRICS}
             scope[lvl]["ci"] = metric_cis(d, level)
             scope[lvl]["p"] = {m: two_sided_p(d[m]) for m in METRICS}

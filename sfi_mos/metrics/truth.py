@@ -131,6 +131,9 @@ def normalize_truth(df: pd.DataFrame, source: str = "truth", csv: bool = False) 
     """
     if df is None or len(df.columns) == 0:
         raise InputError(source, "no columns")
+    # an all-empty optional column (e.g. a normalised table without rates) counts as absent
+    empty = [c for c in ("sample_rate", "n_ratings") if c in df.columns and len(df) and df[c].isna().all()]
+    df = df.drop(columns=empty)
     id_col = _require(df, source, ("utt_id", "uttID"))
     if "rating" not in df.columns:
         _require(df, source, ("mos", "rating"))
@@ -142,8 +145,12 @@ def normalize_truth(df: pd.DataFrame, source: str = "truth", csv: bool = False) 
         vals = _numbers(df, "rating", source, csv, "rating")
         lis = _pick(df, ("lisID", "listener", "listener_id"))
         if lis is not None:
-            key = ids + "\x00" + df[lis].astype(str).str.strip().reset_index(drop=True)
-            _first_duplicate(key.str.replace("\x00", " / ", regex=False), source, csv, "(utterance, listener) pair")
+            listeners = df[lis].astype(str).str.strip().reset_index(drop=True)
+            dup = pd.DataFrame({"u": ids, "l": listeners}).duplicated(keep="first").to_numpy()
+            if dup.any():
+                i = int(np.flatnonzero(dup)[0])
+                raise InputError(_where(source, i, csv), f"duplicate (utterance, listener) pair "
+                                 f"'{ids.iloc[i]} / {listeners.iloc[i]}' ({int(dup.sum())} duplicate rows in all)")
     else:
         vals = _numbers(df, "mos", source, csv, "MOS")
         _first_duplicate(ids, source, csv, "utt_id")
@@ -215,18 +222,6 @@ def load_truth(path: str | os.PathLike) -> pd.DataFrame:
     return normalize_truth(_read_csv(path), source=os.fspath(path), csv=True)
 
 
-def _ensure_pred(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    if list(df.columns) == ["utt_id", "pred"] and df["pred"].dtype == float:
-        return df  # already normalised
-    return normalize_pred(df, source)
-
-
-def _ensure_truth(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    if list(df.columns) == ["utt_id", "system_id", "sample_rate", "mos", "n_ratings"]:
-        return df
-    return normalize_truth(df, source)
-
-
 def _few(ids) -> str:
     ids = sorted(ids)
     shown = ", ".join(ids[:_N_SHOWN])
@@ -241,8 +236,9 @@ def merge_pred_truth(pred_df: pd.DataFrame, truth_df: pd.DataFrame,
     have exactly one prediction and every prediction a truth utterance; otherwise InputError.
     Row order follows the truth table.
     """
-    pred = _ensure_pred(pred_df, pred_source)
-    truth = _ensure_truth(truth_df, truth_source)
+    # always (re)validated: cheap, and a hand-made frame may hold NaN or duplicates
+    pred = normalize_pred(pred_df, pred_source)
+    truth = normalize_truth(truth_df, truth_source)
     p_ids, t_ids = set(pred["utt_id"]), set(truth["utt_id"])
     missing = t_ids - p_ids
     if missing:

@@ -1,0 +1,115 @@
+import numpy as np
+import pytest
+import soundfile as sf
+
+from data_fixtures import write_wav
+from sfi_mos.data import audio_info, rate_from_tag, read_audio
+from sfi_mos.data.audio import min_samples_for, wav_index
+from sfi_mos.errors import InputError
+
+
+def test_read_mono_float32(tmp_path):
+    p = write_wav(tmp_path / "a.wav", 24000, seconds=0.1)
+    x, sr = read_audio(p, expected_sr=24000)
+    assert sr == 24000 and x.dtype == np.float32 and x.ndim == 1 and len(x) == 2400
+    ref, _ = sf.read(p, dtype="float32")
+    np.testing.assert_array_equal(x, ref)
+    info = audio_info(p)
+    assert (info.sample_rate, info.frames, info.channels) == (24000, 2400, 1)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="not found") as e:
+        read_audio(tmp_path / "nope.wav")
+    assert "nope.wav" in str(e.value)
+
+
+def test_corrupt_file(tmp_path):
+    p = tmp_path / "bad.wav"
+    p.write_bytes(b"RIFF\x00\x00garbage" * 10)
+    with pytest.raises(InputError, match="unreadable or corrupt") as e:
+        read_audio(p)
+    assert "bad.wav" in str(e.value)
+
+
+def test_empty_file(tmp_path):
+    p = tmp_path / "empty.wav"
+    sf.write(p, np.zeros(0, np.float32), 16000)
+    with pytest.raises(InputError, match="empty"):
+        read_audio(p)
+
+
+def test_shorter_than_receptive_field(tmp_path):
+    # 25 ms receptive field: 400 samples at 16 kHz, 1200 at 48 kHz
+    assert min_samples_for(16000) == 400 and min_samples_for(48000) == 1200
+    assert min_samples_for(22050) == 552
+    ok = write_wav(tmp_path / "ok.wav", 16000, seconds=400 / 16000)
+    assert len(read_audio(ok)[0]) == 400
+    short = write_wav(tmp_path / "short.wav", 48000, seconds=1199 / 48000)
+    with pytest.raises(InputError, match="too short: 1199 samples at 48000 Hz, need >= 1200"):
+        read_audio(short)
+    assert len(read_audio(short, min_samples=100)[0]) == 1199
+
+
+def test_multichannel(tmp_path):
+    p = write_wav(tmp_path / "st.wav", 16000, channels=2)
+    with pytest.raises(InputError, match="2 channels; mono expected"):
+        read_audio(p)
+    with pytest.raises(InputError, match="2 channels"):
+        audio_info(p)
+
+
+def test_nan_and_inf_samples(tmp_path):
+    x = np.zeros(1000, np.float32)
+    x[10], x[20] = np.nan, np.inf
+    p = tmp_path / "nan.wav"
+    sf.write(p, x, 16000, subtype="FLOAT")
+    audio_info(p)  # the header is fine; only decoding can see it
+    with pytest.raises(InputError, match="2 NaN/inf samples") as e:
+        read_audio(p)
+    assert "nan.wav" in str(e.value)
+
+
+def test_rate_contradiction(tmp_path):
+    p = write_wav(tmp_path / "x.wav", 22050)
+    with pytest.raises(InputError, match="22050 Hz but 24000 Hz is expected"):
+        read_audio(p, expected_sr=24000)
+
+
+def test_truncated_file(tmp_path):
+    # libsndfile trusts the file size over the header, so a cut file reads as a shorter clip;
+    # cut down to the header it is empty and must be refused
+    p = write_wav(tmp_path / "t.wav", 16000, seconds=0.5)
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    assert len(read_audio(p)[0]) == audio_info(p).frames < 8000
+    p.write_bytes(data[:44])
+    with pytest.raises(InputError, match="t.wav: audio file is empty"):
+        read_audio(p)
+
+
+def test_context_in_message(tmp_path):
+    with pytest.raises(InputError, match=r"x.wav \(listed in a.csv line 3\)"):
+        read_audio(tmp_path / "x.wav", context="listed in a.csv line 3")
+
+
+@pytest.mark.parametrize("tag,rate", [("8k", 8000), ("16k", 16000), ("22k", 22050), ("24k", 24000),
+                                      ("44k", 44100), ("48k", 48000), ("96k", 96000),
+                                      ("44.1k", 44100), ("22.05k", 22050), ("16K", 16000)])
+def test_rate_tags(tag, rate):
+    assert rate_from_tag(tag) == rate
+
+
+@pytest.mark.parametrize("tag", ["16", "k", "0k", "abc", "16kHz"])
+def test_bad_rate_tags(tag):
+    with pytest.raises(ValueError):
+        rate_from_tag(tag)
+
+
+def test_wav_index_first_dir_wins(tmp_path):
+    a = write_wav(tmp_path / "a" / "u1.wav", 16000)
+    write_wav(tmp_path / "b" / "u1.wav", 16000)
+    b2 = write_wav(tmp_path / "b" / "u2.wav", 16000)
+    (tmp_path / "a" / "notes.txt").write_text("x")
+    idx = wav_index(tmp_path / "a", tmp_path / "b", tmp_path / "missing")
+    assert idx == {"u1": a.resolve(), "u2": b2.resolve()}

@@ -1,0 +1,260 @@
+"""Read a grid's results directory into one table of scored prediction runs with their cell factors.
+
+Layout (written by ``python -m replication.run_all``): ``results/<grid>/<stage>/<run-id>/`` with
+``config.json``, ``env.json`` and, once finished, ``done.json``. Cell factors (front end, distillation,
+pre-training, teacher, stride policy) are read from the config chain predict -> finetune -> distill /
+pretrain, never from directory names, so a renamed or hand-run directory is still labelled correctly.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sfi_mos.errors import InputError
+from sfi_mos.rundir import DONE, resolve_path
+
+STAGE_DIRS = ("distill", "pretrain", "finetune", "predict", "score")
+PRED_COLUMNS = ("utt_id", "sample_rate", "system_id", "split", "pred", "mos")
+
+
+@dataclass
+class Run:
+    stage: str
+    run_id: str
+    path: Path
+    config: dict[str, Any]
+    env: dict[str, Any] = field(default_factory=dict)
+    done: dict[str, Any] | None = None
+
+
+@dataclass
+class Cell:
+    """The factors that define one ablation cell (everything but seed and fold)."""
+    frontend: str  # sfi | resample | resample_sr
+    distill: str  # yes | no | n/a (resampling front ends have no student)
+    pretrain: str  # yes | no
+    teacher: str  # hubert | wav2vec2 | wavlm | ...
+    stride_policy: str  # SFI stride policy, n/a otherwise
+    features: str  # last | weighted
+
+    @property
+    def label(self) -> str:
+        if self.frontend == "sfi":
+            head = f"SFI/{self.stride_policy}" + ("" if self.distill == "yes" else " no-distill")
+        else:
+            head = {"resample": "resample", "resample_sr": "resample+SR-emb"}.get(self.frontend, self.frontend)
+        tail = "" if self.pretrain == "yes" else " no-pretrain"
+        feats = "" if self.features == "last" else f" {self.features}"
+        return f"{head}{tail} [{self.teacher}{feats}]"
+
+
+def rerun_hint(results: Path, grid: str) -> str:
+    return f"run `python -m replication.run_all --grid {grid} --results {results}` to produce or finish them"
+
+
+def find_grid(results: Path, grid: str | None) -> str:
+    """The grid name: as given, else the only grid present, else ``default`` when present."""
+    results = Path(results)
+    if not results.is_dir():
+        raise InputError(str(results), f"results directory does not exist; {rerun_hint(results, grid or 'default')}")
+    if grid is not None:
+        return grid
+    grids = sorted(p.name for p in results.iterdir() if p.is_dir() and (p / "predict").is_dir())
+    if len(grids) == 1:
+        return grids[0]
+    if "default" in grids:
+        return "default"
+    if not grids:
+        raise InputError(str(results), "no grid with predict runs found (expected <grid>/predict/<run-id>/); "
+                         + rerun_hint(results, "default"))
+    raise InputError(str(results), f"several grids present {grids}; choose one with --grid")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(str(path), "missing") from None
+    except json.JSONDecodeError as e:
+        raise InputError(str(path), f"not valid JSON ({e})") from None
+
+
+def scan(grid_dir: Path) -> dict[str, dict[str, Run]]:
+    """All run dirs of a grid, by stage and run id (resolved paths as keys too)."""
+    runs: dict[str, dict[str, Run]] = {s: {} for s in STAGE_DIRS}
+    for stage in STAGE_DIRS:
+        d = grid_dir / stage
+        if not d.is_dir():
+            continue
+        for rd in sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if not (rd / "config.json").exists():
+                continue  # a run dir whose job has not started writing yet
+            env = _read_json(rd / "env.json") if (rd / "env.json").exists() else {}
+            done = _read_json(rd / DONE) if (rd / DONE).exists() else None
+            runs[stage][rd.name] = Run(stage, rd.name, rd.resolve(), _read_json(rd / "config.json"), env, done)
+    return runs
+
+
+def _lookup(runs: dict[str, Run], ref: str, from_dir: Path) -> Run | None:
+    p = resolve_path(ref, from_dir).resolve()
+    for r in runs.values():
+        if r.path == p:
+            return r
+    # run ids are content hashes, so a copied/moved results tree is still matched by the id alone
+    return runs.get(p.name)
+
+
+def _teacher_name(name: str) -> str:
+    # s3prl upstream names -> the family the paper reports (hubert_local, hubert_base -> hubert)
+    n = name.lower().removesuffix("_local")
+    for fam in ("wavlm", "wav2vec2", "hubert"):
+        if n.startswith(fam):
+            return fam
+    return n
+
+
+def cell_of(ft: Run, runs: dict[str, dict[str, Run]], missing: list[str]) -> Cell:
+    bb = ft.config.get("backbone", {})
+    kind = bb.get("kind", "sfi")
+    pretrain = "yes" if ft.config.get("init_run") else "no"
+    if ft.config.get("init_run") and _lookup(runs["pretrain"], ft.config["init_run"], ft.path) is None:
+        missing.append(f"pretrain run {ft.config['init_run']} (referenced by {ft.path})")
+    if kind == "sfi":
+        dist = _lookup(runs["distill"], bb.get("student_run") or "", ft.path) if bb.get("student_run") else None
+        if dist is None:
+            missing.append(f"distill run {bb.get('student_run')} (referenced by {ft.path})")
+            return Cell(kind, "?", pretrain, _teacher_name(bb.get("teacher", {}).get("name", "?")), "?",
+                        bb.get("features", "last"))
+        dc = dist.config
+        return Cell(kind, "no" if int(dc.get("steps", 1)) == 0 else "yes", pretrain,
+                    _teacher_name(dc.get("teacher", {}).get("name", "?")),
+                    dc.get("sfi", {}).get("stride_policy", "?"), bb.get("features", "last"))
+    return Cell(kind, "n/a", pretrain, _teacher_name(bb.get("teacher", {}).get("name", "?")), "n/a",
+                bb.get("features", "last"))
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path, dtype={"utt_id": str, "system_id": str, "split": str})
+    except FileNotFoundError:
+        raise InputError(str(path), "missing (the predict run has no predictions.csv)") from None
+    lacking = [c for c in PRED_COLUMNS if c not in df.columns]
+    if lacking:
+        raise InputError(str(path), f"missing columns {lacking}; have {list(df.columns)}")
+    return df
+
+
+def grid_cell_name(r: dict[str, Any]) -> str:
+    """The cell name ``ablations.grid.Cell.name`` gives the same factors (to find cells never run)."""
+    parts = [r["frontend"], r["teacher"]]
+    if r["frontend"] == "sfi":
+        parts += [r["stride_policy"], "kd" if r["distill"] == "yes" else "nokd"]
+    return "-".join(parts + ["pt" if r["pretrain"] == "yes" else "nopt", f"s{r['seed']}"])
+
+
+def _missing_cells(grid: str, rows: list[dict[str, Any]]) -> list[str]:
+    try:
+        from ablations.grid import GRIDS
+    except ImportError:  # paper/ used without the grid package: only run chains are checked
+        return []
+    if grid not in GRIDS:
+        return []
+    found = {grid_cell_name(r) for r in rows}
+    return [c.name for c in GRIDS[grid]().cells if c.name not in found]
+
+
+def collect(results: str | Path, grid: str | None = None, require_grid_cells: bool = True) -> "Collected":
+    """Every finished, scored prediction run of the grid with its cell, seeds and folds.
+
+    Raises InputError naming every missing or unfinished run (and the command that makes them)
+    instead of building tables from a partial grid.
+    """
+    results = Path(results)
+    grid = find_grid(results, grid)
+    grid_dir = results / grid
+    if not grid_dir.is_dir():
+        raise InputError(str(grid_dir), f"no such grid directory; {rerun_hint(results, grid)}")
+    runs = scan(grid_dir)
+    if not any(runs.values()):
+        raise InputError(str(grid_dir), f"empty: no run directories under it; {rerun_hint(results, grid)}")
+    missing: list[str] = []
+    for stage in STAGE_DIRS:
+        for r in runs[stage].values():
+            if r.done is None:
+                missing.append(f"{stage}/{r.run_id} unfinished (no {DONE})")
+    scored: dict[str, Run] = {}
+    for s in runs["score"].values():
+        p = _lookup(runs["predict"], s.config.get("predict_run", ""), s.path)
+        if p is None:
+            missing.append(f"predict run {s.config.get('predict_run')} (referenced by score/{s.run_id})")
+        else:
+            scored[p.run_id] = s
+    rows = []
+    for p in runs["predict"].values():
+        if p.run_id not in scored:
+            missing.append(f"score run for predict/{p.run_id}")
+            continue
+        fts = []
+        for ref in p.config.get("runs", []):
+            ft = _lookup(runs["finetune"], ref, p.path)
+            if ft is None:
+                missing.append(f"finetune run {ref} (referenced by predict/{p.run_id})")
+            else:
+                fts.append(ft)
+        if not fts:
+            if not p.config.get("runs"):
+                raise InputError(str(p.path / "config.json"), "predict run lists no fine-tune runs")
+            continue
+        cells = {cell_of(ft, runs, missing).label: cell_of(ft, runs, []) for ft in fts}
+        if len(cells) != 1:
+            raise InputError(str(p.path / "config.json"), f"fine-tune runs of different cells averaged: {sorted(cells)}")
+        cell = next(iter(cells.values()))
+        seeds = sorted({int(ft.config.get("seed", 0)) for ft in fts})
+        folds = sorted({ft.config.get("fold") for ft in fts}, key=lambda f: -1 if f is None else f)
+        rows.append({"cell": cell.label, **vars(cell), "seed": ",".join(map(str, seeds)),
+                     "folds": ",".join("dev" if f is None else str(f) for f in folds),
+                     "n_folds": int(fts[0].config.get("n_folds", 0)), "predict_id": p.run_id,
+                     "score_id": scored[p.run_id].run_id, "fingerprint": p.config.get("data", {}).get("fingerprint", ""),
+                     "data_kind": p.config.get("data", {}).get("kind", ""),
+                     "data_root": str(resolve_path(p.config.get("data", {}).get("root", ""), p.path))})
+    if require_grid_cells and rows:
+        missing += [f"cell {c} of grid {grid!r} (no scored predict run; or pass --allow-partial)"
+                    for c in _missing_cells(grid, rows)]
+    if missing:
+        raise InputError(str(grid_dir), "partial results; missing or unfinished runs:\n  - "
+                         + "\n  - ".join(sorted(set(missing))) + f"\n{rerun_hint(results, grid)}")
+    if not rows:
+        raise InputError(str(grid_dir), f"no scored prediction runs; {rerun_hint(results, grid)}")
+    table = pd.DataFrame(rows).sort_values(["cell", "seed", "folds", "predict_id"]).reset_index(drop=True)
+    return Collected(results, grid, grid_dir, runs, table)
+
+
+@dataclass
+class Collected:
+    results: Path
+    grid: str
+    grid_dir: Path
+    runs: dict[str, dict[str, Run]]
+    table: pd.DataFrame  # one row per scored predict run
+
+    def predictions(self, predict_id: str) -> pd.DataFrame:
+        return read_predictions(self.runs["predict"][predict_id].path / "predictions.csv")
+
+    def metrics(self, score_id: str) -> dict[str, Any]:
+        return _read_json(self.runs["score"][score_id].path / "metrics.json")
+
+    def manifest(self, path: str | Path | None = None) -> pd.DataFrame | None:
+        """The synthetic corpus's per-clip manifest (``<corpus>/manifest.csv``), if the data is synthetic."""
+        if path is not None:
+            if not Path(path).exists():
+                raise InputError(str(path), "manifest file does not exist")
+            return pd.read_csv(path)
+        for root in sorted(set(self.table["data_root"])):
+            for cand in (Path(root) / "manifest.csv", Path(root).parent / "manifest.csv"):
+                if cand.exists():
+                    return pd.read_csv(cand)
+        return None

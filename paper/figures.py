@@ -1,0 +1,120 @@
+"""Figures (seaborn on the Agg backend, PNG + PDF with fixed metadata so reruns give the same files).
+
+* ``scatter_utt``: true vs predicted MOS per utterance for the proposed cell, coloured by rate;
+* ``scatter_sys``: the same per system, each point labelled with its system id;
+* ``forest``: system-level SRCC of every cell with its 95 % CI (the ablation at a glance);
+* ``per_rate``: utterance-level SRCC per sampling rate and cell (bars, 95 % CI whiskers).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from sfi_mos.atomic import atomic_path  # noqa: E402
+
+from .tables import Tables  # noqa: E402
+
+# no dates, software versions or random ids inside the files
+_META = {"png": {"Software": None}, "pdf": {"Creator": None, "Producer": None, "CreationDate": None}}
+
+
+def _save(fig, out: Path, name: str) -> list[Path]:
+    paths = []
+    for ext in ("png", "pdf"):
+        path = out / f"{name}.{ext}"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext, dpi=150, metadata=_META[ext], bbox_inches="tight")
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def _rate_label(r) -> str:
+    return f"{int(r) / 1000:g} kHz"
+
+
+def scatter_utt(tabs: Tables, out: Path) -> list[Path]:
+    d = tabs.preds[tabs.proposed].copy()
+    d["rate"] = d.sample_rate.map(_rate_label)
+    order = [_rate_label(r) for r in sorted(d.sample_rate.unique())]
+    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    sns.scatterplot(data=d, x="mos", y="pred", hue="rate", hue_order=order, s=18, alpha=0.8, ax=ax)
+    _diag(ax, d.mos, d.pred)
+    ax.set(xlabel="true MOS", ylabel="predicted MOS", title=f"Utterances ({tabs.split}): {tabs.proposed}")
+    ax.title.set_fontsize(8)
+    return _save(fig, out, "scatter_utt")
+
+
+def scatter_sys(tabs: Tables, out: Path) -> list[Path]:
+    d = tabs.preds[tabs.proposed]
+    s = d.groupby("system_id", sort=True).agg(mos=("mos", "mean"), pred=("pred", "mean"),
+                                             sample_rate=("sample_rate", "first")).reset_index()
+    s["rate"] = s.sample_rate.map(_rate_label)
+    order = [_rate_label(r) for r in sorted(s.sample_rate.unique())]
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    sns.scatterplot(data=s, x="mos", y="pred", hue="rate", hue_order=order, s=36, ax=ax)
+    for r in s.itertuples():
+        ax.annotate(r.system_id, (r.mos, r.pred), xytext=(3, 3), textcoords="offset points", fontsize=6)
+    _diag(ax, s.mos, s.pred)
+    ax.set(xlabel="true system MOS", ylabel="predicted system MOS", title=f"Systems ({tabs.split}): {tabs.proposed}")
+    ax.title.set_fontsize(8)
+    return _save(fig, out, "scatter_sys")
+
+
+def _diag(ax, x, y) -> None:
+    lo = float(min(np.min(x), np.min(y))) - 0.1
+    hi = float(max(np.max(x), np.max(y))) + 0.1
+    ax.plot([lo, hi], [lo, hi], color="0.5", lw=0.8, ls="--", zorder=0)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+
+
+def forest(tabs: Tables, out: Path) -> list[Path]:
+    a = tabs.ablation
+    y = np.arange(len(a))[::-1]
+    fig, ax = plt.subplots(figsize=(5.5, 0.45 * len(a) + 1.0))
+    lo = (a.sys_SRCC - a.sys_SRCC_lo).clip(lower=0).fillna(0)
+    hi = (a.sys_SRCC_hi - a.sys_SRCC).clip(lower=0).fillna(0)
+    colors = ["C3" if c == tabs.proposed else "C0" for c in a.cell]
+    ax.errorbar(a.sys_SRCC, y, xerr=[lo, hi], fmt="none", ecolor="0.4", capsize=3, lw=1)
+    ax.scatter(a.sys_SRCC, y, c=colors, zorder=3, s=30)
+    ax.axvline(float(a.sys_SRCC.iloc[0]), color="C3", lw=0.8, ls=":")
+    ax.set_yticks(y, a.cell, fontsize=7)
+    ax.set(xlabel="system-level SRCC (95 % CI)", title=f"Ablation ({tabs.split}); red = proposed")
+    ax.title.set_fontsize(8)
+    return _save(fig, out, "forest_sys_srcc")
+
+
+def per_rate(tabs: Tables, out: Path) -> list[Path]:
+    d = tabs.per_rate.copy()
+    d["rate"] = d.sample_rate.map(_rate_label) + np.where(d.seen, "", " (unseen)")
+    rates = list(dict.fromkeys(d.sort_values("sample_rate").rate))
+    cells = list(dict.fromkeys(d.cell))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(rates) * max(1, len(cells)) ** 0.5 + 2), 3.6))
+    width = 0.8 / max(1, len(cells))
+    pal = sns.color_palette("tab10", len(cells))
+    for i, c in enumerate(cells):
+        sub = d[d.cell == c].set_index("rate").reindex(rates)
+        x = np.arange(len(rates)) - 0.4 + width * (i + 0.5)
+        err = np.vstack([(sub.utt_SRCC - sub.utt_SRCC_lo).clip(lower=0).fillna(0),
+                         (sub.utt_SRCC_hi - sub.utt_SRCC).clip(lower=0).fillna(0)])
+        ax.bar(x, sub.utt_SRCC.fillna(0), width, yerr=err, color=pal[i], label=c, capsize=2,
+               error_kw={"lw": 0.8})
+    ax.set_xticks(np.arange(len(rates)), rates)
+    ax.set(ylabel="utterance-level SRCC (95 % CI)", title=f"Per sampling rate ({tabs.split})")
+    ax.title.set_fontsize(8)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(fig, out, "per_rate_srcc")
+
+
+def write_all(tabs: Tables, out: Path) -> list[Path]:
+    out = Path(out)
+    with plt.rc_context({"svg.hashsalt": "sfi-mos", "font.size": 8}), sns.axes_style("whitegrid"):
+        return [p for f in (scatter_utt, scatter_sys, forest, per_rate) for p in f(tabs, out)]
+

@@ -1,0 +1,73 @@
+"""``python -m paper.make_tables``: tables (Markdown, LaTeX, CSV) and figures from ``results/<grid>/``.
+
+    python -m paper.make_tables [--results DIR] [--grid NAME] [--out DIR] [--split eval]
+                                [--bootstrap 1000] [--check [--reference FILE ...]]
+
+Default output: ``<results>/<grid>/paper/``. Exit status: 0, 1 when ``--check`` finds values outside
+tolerance, 2 on bad input (missing or partial results, named with the command that fixes them).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sfi_mos.atomic import write_text
+from sfi_mos.errors import InputError
+
+from . import check as C
+from . import figures, render
+from .collect import collect
+from .tables import Options, build, is_synthetic
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m paper.make_tables", description=__doc__.split("\n")[0])
+    p.add_argument("--results", default="results", help="results root (default: ./results)")
+    p.add_argument("--grid", default=None, help="grid name (default: the only grid present, else 'default')")
+    p.add_argument("--out", default=None, help="output dir (default: <results>/<grid>/paper)")
+    p.add_argument("--split", default="eval", help="labelled split to evaluate (default: eval)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap draws for CIs (default: 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    p.add_argument("--proposed", default=None, help="cell label of the proposed system (default: SFI, "
+                   "distilled, pre-trained, phase policy, HuBERT teacher)")
+    p.add_argument("--manifest", default=None, help="synthetic corpus manifest.csv (default: found next to "
+                   "the corpus the runs used)")
+    p.add_argument("--allow-partial", action="store_true", help="do not require every cell of the named grid")
+    p.add_argument("--no-figures", action="store_true")
+    p.add_argument("--check", action="store_true", help="compare with reference files; exit 1 when outside")
+    p.add_argument("--reference", action="append", default=None, help="reference CSV (repeatable; default: "
+                   "paper/data/paper_reported.csv and paper/data/leaderboard_track3.csv)")
+    p.add_argument("--ci-scale", type=float, default=1.0, help="multiplier of the CI part of the tolerance")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
+    try:
+        col = collect(a.results, a.grid, require_grid_cells=not a.allow_partial)
+        opt = Options(split=a.split, bootstrap=a.bootstrap, seed=a.seed, proposed=a.proposed, manifest=a.manifest)
+        tabs = build(col, opt)
+        out = Path(a.out) if a.out else col.grid_dir / "paper"
+        env = render.environment(col, opt, tabs)
+        written = render.write_all(tabs, env, out)
+        if not a.no_figures:
+            written += figures.write_all(tabs, out / "figures")
+        print(f"grid {col.grid}: {len(col.table)} prediction runs, {len(tabs.ablation)} cells, "
+              f"split {opt.split}; proposed = {tabs.proposed}")
+        print(f"wrote {len(written)} files to {out}")
+        print((out / "ablation.md").read_text(encoding="utf-8").split("## Environment")[0].rstrip())
+        if not a.check:
+            return 0
+        refs = a.reference or [str(p) for p in C.DEFAULT_REFERENCES]
+        outcome = C.compare(tabs, refs, synthetic=is_synthetic(col), ci_scale=a.ci_scale)
+        write_text(out / "check.txt", C.report(outcome, full=True) + "\n")
+        print(C.report(outcome, full=False) + f"\n(every compared value: {out / 'check.txt'})")
+        return 1 if outcome.failed else 0
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+"""The tables as numeric DataFrames: ablation, per sampling rate, high-band-only vs rest, leaderboard.
+
+Everything is computed from per-utterance predictions (``predict/<id>/predictions.csv``) with
+sfi_mos.metrics, restricted to one labelled split (default ``eval``); see ``paper.stats`` for the
+aggregation and CI rules.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sfi_mos.errors import InputError
+
+from . import stats as S
+from .collect import Collected
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+TRACK3_RATES = (16000, 24000, 48000)
+FACTORS = ("frontend", "distill", "pretrain", "teacher", "stride_policy", "features")
+# manifest columns that may mark a clip's degradation as high-band-only (synthetic corpus)
+_HB_FLAG_COLUMNS = ("hb_only", "high_band_only", "highband_only")
+_HB_KINDS = {"hb_noise", "imaging", "aliasing", "fake_sr", "hb_tone", "hb_shelf"}
+
+
+@dataclass
+class Options:
+    split: str = "eval"
+    bootstrap: int = 1000
+    seed: int = 0
+    proposed: str | None = None  # cell label; default: SFI, distilled, pre-trained, phase, hubert
+    manifest: str | None = None
+
+
+@dataclass
+class Tables:
+    ablation: pd.DataFrame
+    per_rate: pd.DataFrame
+    highband: pd.DataFrame | None
+    leaderboard: pd.DataFrame
+    proposed: str
+    split: str
+    preds: dict[str, pd.DataFrame] = field(default_factory=dict)  # cell -> replicate-mean predictions
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def choose_proposed(table: pd.DataFrame, wanted: str | None) -> str:
+    cells = list(dict.fromkeys(table["cell"]))
+    if wanted is not None:
+        if wanted not in cells:
+            raise InputError("--proposed", f"{wanted!r} is not a cell of this grid; cells: {cells}")
+        return wanted
+    # the paper's model: SFI student, distilled, MOS-pre-trained; prefer the default stride policy
+    # and a HuBERT teacher (the architecture the paper describes), else the first such cell
+    cand = table[(table.frontend == "sfi") & (table.distill == "yes") & (table.pretrain == "yes")]
+    if cand.empty:
+        return cells[0]
+    rank = cand.assign(_r=(cand.stride_policy != "phase").astype(int) * 2 + (cand.teacher != "hubert").astype(int))
+    return rank.sort_values(["_r", "cell"])["cell"].iloc[0]
+
+
+def _split(pred: pd.DataFrame, split: str, where: str) -> pd.DataFrame:
+    have = sorted(set(pred["split"].astype(str)))
+    sub = pred[(pred["split"] == split) & pred["mos"].notna()]
+    if sub.empty:
+        raise InputError(where, f"no labelled predictions for split {split!r} (splits present: {have})")
+    return sub.reset_index(drop=True)
+
+
+def _row(rec: dict[str, tuple[float, float, float]], prefix: str = "") -> dict[str, float]:
+    out = {}
+    for k, (v, lo, hi) in rec.items():
+        out[f"{prefix}{k}"], out[f"{prefix}{k}_lo"], out[f"{prefix}{k}_hi"] = v, lo, hi
+    return out
+
+
+def build(col: Collected, opt: Options) -> Tables:
+    t = col.table
+    proposed = choose_proposed(t, opt.proposed)
+    preds: dict[str, pd.DataFrame] = {}  # predict_id -> split predictions
+    scores: dict[str, dict[str, Any]] = {}
+    for r in t.itertuples():
+        p = _split(col.predictions(r.predict_id), opt.split, f"predict/{r.predict_id}/predictions.csv")
+        preds[r.predict_id] = p
+        scores[r.predict_id] = S.score(p, opt.bootstrap, opt.seed)
+        _agrees(scores[r.predict_id]["all"], col.metrics(r.score_id), opt.split, f"score/{r.score_id}/metrics.json")
+    prop_reps = t[t.cell == proposed]
+    abl_rows, rate_rows, cell_preds = [], [], {}
+    for cell, g in t.groupby("cell", sort=False):
+        reps = [scores[i] for i in g.predict_id]
+        first = g.iloc[0]
+        base = {"cell": cell, **{f: first[f] for f in FACTORS}, "n_reps": len(g),
+                "seeds": ";".join(g.seed), "ci": S.ci_rule(len(g), opt.bootstrap),
+                "predict_ids": ";".join(g.predict_id)}
+        row = {**base, **_row(S.aggregate([s["all"] for s in reps]))}
+        row.update(_row(_paired(g, prop_reps, preds, opt), prefix="d_"))
+        abl_rows.append(row)
+        rates = sorted(set().union(*[s["per_rate"].keys() for s in reps]))
+        for rate in rates:
+            rr = [s["per_rate"][rate] for s in reps if rate in s["per_rate"]]
+            rate_rows.append({"cell": cell, "sample_rate": rate, "seen": rate in TRACK3_RATES,
+                              "n_reps": len(rr), **_row(S.aggregate(rr))})
+        stacked = pd.concat([preds[i] for i in g.predict_id])
+        cell_preds[cell] = (stacked.groupby("utt_id", sort=True)
+                            .agg(pred=("pred", "mean"), mos=("mos", "first"), system_id=("system_id", "first"),
+                                 sample_rate=("sample_rate", "first")).reset_index())
+    ablation = _order(pd.DataFrame(abl_rows), proposed)
+    per_rate = pd.DataFrame(rate_rows)
+    per_rate["_o"] = per_rate["cell"].map({c: i for i, c in enumerate(ablation["cell"])})
+    per_rate = per_rate.sort_values(["_o", "sample_rate"]).drop(columns="_o").reset_index(drop=True)
+    notes = {}
+    highband = _highband(col, t, preds, opt, notes)
+    leader = leaderboard(ablation[ablation.cell == proposed].iloc[0], col, opt)
+    return Tables(ablation, per_rate, highband, leader, proposed, opt.split, cell_preds, notes)
+
+
+def _agrees(mine: dict[str, tuple[float, float, float]], metrics: dict[str, Any], split: str, where: str) -> None:
+    """The score stage's metrics.json must give the same point values as predictions.csv here."""
+    if split not in metrics:
+        raise InputError(where, f"no entry for split {split!r} (have {sorted(metrics)})")
+    for k, (v, _, _) in mine.items():
+        lv, m = k.split("_")
+        theirs = metrics[split].get(lv, {}).get(m)
+        theirs = float("nan") if theirs is None else float(theirs)
+        if not (np.isclose(v, theirs, rtol=0, atol=1e-9) or (np.isnan(v) and np.isnan(theirs))):
+            raise InputError(where, f"{k} = {theirs!r} but predictions.csv gives {v!r}: the results are "
+                                    "inconsistent (rerun the score stage)")
+
+
+def _paired(g: pd.DataFrame, prop: pd.DataFrame, preds: dict[str, pd.DataFrame], opt: Options):
+    """Cell minus proposed, replicates matched by seed."""
+    pairs = [(a, b) for s, a in zip(g.seed, g.predict_id) for s2, b in zip(prop.seed, prop.predict_id) if s == s2]
+    if not pairs:  # different seeds: pair in order
+        pairs = list(zip(g.predict_id, prop.predict_id))
+    if not pairs or g.predict_id.iloc[0] == prop.predict_id.iloc[0]:
+        return {k: (0.0, 0.0, 0.0) for k in S.KEYS} if pairs else {k: (np.nan,) * 3 for k in S.KEYS}
+    if len(pairs) == 1 and opt.bootstrap:
+        a, b = pairs[0]
+        return S.paired(preds[a], preds[b], opt.bootstrap, opt.seed)
+    diffs = []
+    for a, b in pairs:
+        sa, sb = S.score(preds[a], 0, opt.seed)["all"], S.score(preds[b], 0, opt.seed)["all"]
+        diffs.append({k: (sa[k][0] - sb[k][0], np.nan, np.nan) for k in S.KEYS})
+    return S.aggregate(diffs)
+
+
+def _order(df: pd.DataFrame, proposed: str) -> pd.DataFrame:
+    """Proposed first, then SFI, resample, resample+SR; pre-trained before not; by label."""
+    fe = {"sfi": 0, "resample": 1, "resample_sr": 2}
+    key = pd.DataFrame({"p": (df.cell != proposed).astype(int), "f": df.frontend.map(fe).fillna(9),
+                        "c": df.cell})
+    return df.loc[key.sort_values(["p", "f", "c"]).index].reset_index(drop=True)
+
+
+def best_marks(df: pd.DataFrame) -> dict[str, set[int]]:
+    """Row positions holding the best value of each metric column (ties all marked)."""
+    out = {}
+    for k in S.KEYS:
+        v = df[k].to_numpy(float)
+        if not np.isfinite(v).any():
+            out[k] = set()
+            continue
+        best = np.nanmin(v) if k in S.LOWER_IS_BETTER else np.nanmax(v)
+        out[k] = set(np.flatnonzero(np.isclose(v, best, rtol=0, atol=1e-12)).tolist())
+    return out
+
+
+def hb_flags(manifest: pd.DataFrame) -> pd.Series:
+    """utt_id -> True when the clip's only degradations are high-band-only ones (synthetic corpus)."""
+    idcol = next((c for c in ("utt_id", "uttID", "utt") if c in manifest.columns), None)
+    if idcol is None and "wav" in manifest.columns:
+        ids = manifest["wav"].astype(str).str.rsplit("/", n=1).str[-1].str.removesuffix(".wav")
+    elif idcol is not None:
+        ids = manifest[idcol].astype(str).str.removesuffix(".wav")
+    else:
+        raise InputError("manifest.csv", f"no utterance id column (have {list(manifest.columns)})")
+    flag = next((c for c in _HB_FLAG_COLUMNS if c in manifest.columns), None)
+    if flag is not None:
+        v = manifest[flag]
+        vals = v.astype(str).str.lower().isin(["true", "1", "yes"]) if v.dtype != bool else v
+    else:
+        col = next((c for c in ("degradations", "degradation", "condition") if c in manifest.columns), None)
+        if col is None:
+            raise InputError("manifest.csv", "no high-band flag or degradation column "
+                             f"(looked for {_HB_FLAG_COLUMNS} or 'degradations'; have {list(manifest.columns)})")
+        kinds = manifest[col].fillna("").astype(str).str.split(r"[;,+|]")
+        vals = kinds.map(lambda ks: bool([k for k in ks if k.strip()])
+                         and all(k.strip().split(":")[0] in _HB_KINDS for k in ks if k.strip()))
+    return pd.Series(vals.to_numpy(bool), index=ids.to_numpy(), name="hb_only")
+
+
+def _highband(col: Collected, t: pd.DataFrame, preds, opt: Options, notes) -> pd.DataFrame | None:
+    man = col.manifest(opt.manifest)
+    if man is None:
+        notes["highband"] = "no synthetic-corpus manifest.csv found: high-band table skipped"
+        return None
+    flags = hb_flags(man)
+    rows = []
+    for cell, g in t.groupby("cell", sort=False):
+        for subset in ("high-band only", "rest"):
+            reps = []
+            for pid in g.predict_id:
+                p = preds[pid]
+                f = p["utt_id"].map(flags)
+                if f.isna().any():
+                    u = p["utt_id"][f.isna()].iloc[0]
+                    raise InputError("manifest.csv", f"utterance {u!r} of predict/{pid} is not in the manifest")
+                sub = p[f.astype(bool) == (subset == "high-band only")]
+                if len(sub) >= 2:
+                    reps.append((len(sub), S.score(sub, opt.bootstrap, opt.seed)["all"]))
+            if reps:
+                rows.append({"cell": cell, "subset": subset, "n_utt": reps[0][0], "n_reps": len(reps),
+                             **_row(S.aggregate([r for _, r in reps]))})
+    if not rows:
+        notes["highband"] = "no high-band-only clips in the evaluated split"
+        return None
+    return pd.DataFrame(rows)
+
+
+def load_leaderboard(path: Path = DATA_DIR / "leaderboard_track3.csv") -> pd.DataFrame:
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    lacking = [k for k in ("system", *S.KEYS, "source", "transcription") if k not in df.columns]
+    if lacking:
+        raise InputError(str(path), f"missing columns {lacking}")
+    for k in S.KEYS:
+        df[k] = pd.to_numeric(df[k].replace("", np.nan), errors="raise")
+    return df
+
+
+def is_synthetic(col: Collected) -> bool:
+    return col.manifest() is not None
+
+
+def leaderboard(prop: pd.Series, col: Collected, opt: Options) -> pd.DataFrame:
+    """Published Track 3 eval rows plus this replication's proposed cell, ranked by sys SRCC."""
+    lb = load_leaderboard()
+    synthetic = is_synthetic(col)
+    data = "synthetic corpus (not comparable)" if synthetic else f"Track 3 {opt.split}"
+    mine = {"system": "this replication", "label": prop["cell"], **{k: prop[k] for k in S.KEYS},
+            "source": f"results/{col.grid} ({data})", "transcription": "computed",
+            "inferred": "", "note": f"95% CI of sys SRCC [{prop['sys_SRCC_lo']:.3f}, {prop['sys_SRCC_hi']:.3f}]"}
+    df = pd.concat([lb, pd.DataFrame([mine])], ignore_index=True)
+    df = df.sort_values(["sys_SRCC", "system"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+    df.insert(0, "rank", np.arange(1, len(df) + 1))
+    return df

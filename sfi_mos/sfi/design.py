@@ -1,0 +1,98 @@
+"""Analog -> digital filter conversion for one frame geometry (a ``Plan``).
+
+* Frequency-domain least squares (TASLP 2022 / the paper's ``FreqRespSampConv1d``): M points
+  f_m = m·fs/(2(M-1)), m = 0..M-1, on [0, fs/2]; taps at (possibly fractional) lags n_k; solve
+  min_h sum_m |sum_k h_k e^{-j w_m n_k/fs} - H(w_m)|^2 with real and imaginary parts stacked:
+  h = A^+ b, A = [cos(w n/fs); -sin(w n/fs)] (2M x K), b = [Re H; Im H]. A^+ depends only on the
+  geometry (fs, lags, M): it is cached, built in float64, and carries no gradient; gradients reach
+  the analog parameters through b. A sub-sample phase delta is just a shifted lag set, i.e. the
+  design of H(w)·e^{jw delta/fs} on the integer lags.
+* Time-domain sampling (impulse invariance): h_k = h_c(n_k/fs + t0)/fs; when fs is below the
+  reference rate, filters whose centre frequency is above the new Nyquist are zeroed (aliasing).
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import torch
+
+from .geometry import Plan
+
+
+def freq_grid_hz(fs: float, n_freq: int) -> torch.Tensor:
+    return torch.arange(n_freq, dtype=torch.float64) * (float(fs) / (2 * (n_freq - 1)))
+
+
+def ls_matrix(fs: float, lags, n_freq: int) -> np.ndarray:
+    """A (2M x K) for lags in samples (numpy, float64): the LS design's system matrix."""
+    w = 2 * np.pi * freq_grid_hz(fs, n_freq).numpy()[:, None] / float(fs)  # rad/sample
+    arg = w * np.asarray(lags, dtype=np.float64)[None, :]
+    return np.concatenate([np.cos(arg), -np.sin(arg)])
+
+
+@functools.lru_cache(maxsize=128)
+def ls_pinv(plan: Plan, n_freq: int, device: str = "cpu") -> torch.Tensor:
+    """Stacked pseudo-inverses (n_phases, K, 2M), zero rows for taps outside a phase's window."""
+    if device != "cpu":
+        return ls_pinv(plan, n_freq).to(device)
+    out = np.zeros((plan.n_phases, plan.taps, 2 * n_freq))
+    for m, delta in enumerate(plan.deltas):
+        active = np.asarray(plan.active(delta))
+        lags = np.asarray(plan.lags(delta))[active]
+        out[m, active] = np.linalg.pinv(ls_matrix(float(plan.fs), lags, n_freq))
+    return torch.from_numpy(out).float()
+
+
+def design_freq_ls(response: torch.Tensor, plan: Plan, n_freq: int) -> torch.Tensor:
+    """complex (C, M) response on freq_grid_hz -> kernels (n_phases, C, K)."""
+    b = torch.cat([response.real, response.imag], dim=1)  # (C, 2M)
+    pinv = ls_pinv(plan, n_freq, str(b.device))
+    return torch.einsum("pkm,cm->pck", pinv, b)
+
+
+@functools.lru_cache(maxsize=64)
+def _lag_times(plan: Plan) -> tuple[torch.Tensor, torch.Tensor]:
+    lags = torch.tensor([plan.lags(d) for d in plan.deltas], dtype=torch.float64)
+    mask = torch.tensor([plan.active(d) for d in plan.deltas])
+    return (lags / float(plan.fs)).float(), mask
+
+
+def design_time(bank, plan: Plan, t0: float = 0.0) -> torch.Tensor:
+    """Sample h_c at the taps' times -> kernels (n_phases, C, K)."""
+    times, mask = _lag_times(plan)
+    dev = next(bank.parameters()).device
+    fs = float(plan.fs)
+    h = bank.impulse_response(times.to(dev) + t0, band_hz=fs / 2) / fs  # (C, P, K)
+    h = h.transpose(0, 1) * mask.to(dev)[:, None, :]
+    centres = bank.center_freqs_hz()
+    if centres is not None and fs < plan.fs_ref:
+        h = h * (centres < fs / 2).to(h.dtype)[None, :, None]
+    return h
+
+
+def sinc_phases(kernel: torch.Tensor, plan: Plan, half_length: int) -> torch.Tensor:
+    """EUSIPCO 2023 sinc policy folded into the kernels.
+
+    The stride-1 output y[n] = sum_k w[k] x[n+k] is read at the fractional position a + delta by
+    Hann-windowed sinc interpolation, y~ = sum_l y[a+l] g(delta - l), l in [-L, L-1]. Because that
+    is linear, frame j equals sum_u x[a_j - L + u] (g_delta * w)[u]: one kernel of K + 2L - 1 taps
+    per phase, applied like the ``phase`` kernels (same result, without the stride-1 pass).
+    kernel (C, K) -> (n_phases, C, K + 2L - 1).
+    """
+    L = int(half_length)
+    ls = torch.arange(-L, L, dtype=torch.float64)
+    taps = []
+    for delta in plan.deltas:
+        v = float(delta) - ls
+        g = torch.sinc(v) * torch.where(v.abs() < L, 0.5 * (1 + torch.cos(math.pi * v / L)), 0.0)
+        taps.append(g)
+    g = torch.stack(taps).to(kernel)  # (P, 2L): weight of y[a + l]
+    C, K = kernel.shape
+    # full convolution of each kernel with each phase's interpolator: out[p,c,u] = sum_l g[p,l] w[c,u-l]
+    out = torch.nn.functional.conv1d(
+        torch.nn.functional.pad(kernel[:, None, :], (2 * L - 1, 2 * L - 1)),  # (C, 1, K + 4L - 2)
+        g.flip(-1)[:, None, :],  # (P, 1, 2L): cross-correlation with flipped g = convolution
+    )  # (C, P, K + 2L - 1)
+    return out.transpose(0, 1)

@@ -204,7 +204,9 @@ def run(cfg: MOSTrainConfig, run_dir) -> dict:
                "best_val_loss": state["best_loss"], "steps": state["step"], "n_train_utts": len(train_items),
                "n_val_utts": len(val_items), "n_train_ratings": sum(len(u.ratings) for u in train_items),
                "val": score(preds), "history": state["history"], **init_info}
-    write_json(run_dir / "metrics.json", metrics)
-    rundir.finish(run_dir, {"best_epoch": state["best_epoch"], "best_val_loss": state["best_loss"],
-                            "val_sys_srcc": metrics["val"]["sys"]["SRCC"]})
+    from ..metrics import save_json, to_jsonable
+
+    save_json(run_dir / "metrics.json", metrics)  # NaN (e.g. SRCC of a constant) becomes null
+    rundir.finish(run_dir, to_jsonable({"best_epoch": state["best_epoch"], "best_val_loss": state["best_loss"],
+                                        "val_sys_srcc": metrics["val"]["sys"]["SRCC"]}))
     return metrics

@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 
 from .. import rundir
-from ..atomic import write_json
 from ..errors import InputError
 from .configs import ScoreConfig
 
@@ -18,6 +17,7 @@ from .configs import ScoreConfig
 def run(cfg: ScoreConfig, run_dir) -> dict:
     from ..data import read_corpus
     from ..metrics import evaluate
+    from ..metrics.evaluate import save_json
 
     run_dir = rundir.start(run_dir, cfg)
     if not cfg.predict_run:
@@ -30,14 +30,15 @@ def run(cfg: ScoreConfig, run_dir) -> dict:
         if col not in preds.columns:
             raise InputError(str(pred_path), f"missing column {col!r}")
     corpus = read_corpus(cfg.data.kind, rundir.resolve_path(cfg.data.root, run_dir))
-    truth = corpus.utterances[["utt_id", "mos", "system_id", "sample_rate"]].dropna(subset=["mos"])
+    # a clip can be rated in two listening tests (Track 3 train and dev), so truth is per split
+    truth = corpus.utterances[["utt_id", "split", "mos", "system_id", "sample_rate"]].dropna(subset=["mos"])
     truth = truth.assign(utt_id=truth.utt_id.astype(str))
     preds = preds.assign(utt_id=preds.utt_id.astype(str))
     result = {}
     for split, part in preds.groupby("split", sort=True):
-        t = truth[truth.utt_id.isin(part.utt_id)]
+        t = truth[(truth.split == split) & truth.utt_id.isin(part.utt_id)].drop(columns="split")
         result[str(split)] = evaluate(part[["utt_id", "pred"]], t, bootstrap=cfg.bootstrap, seed=cfg.seed)
-    write_json(Path(run_dir) / "metrics.json", result)
+    save_json(Path(run_dir) / "metrics.json", result)
     rundir.finish(run_dir, {s: {"utt_MSE": r["utt"]["MSE"], "sys_SRCC": r["sys"]["SRCC"]}
                             for s, r in result.items()})
     return result

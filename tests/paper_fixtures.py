@@ -56,7 +56,7 @@ def corpus(n_utt: int = 5, extra_rates: tuple[int, ...] = ()) -> pd.DataFrame:
     """Per-utterance truth for dev and eval plus the synthetic manifest's degradation column."""
     rng = np.random.default_rng(0)
     rows = []
-    rates = dict(RATES, **{r: 2 for r in extra_rates})
+    rates = {**RATES, **{r: 2 for r in extra_rates}}
     for split in ("dev", "eval"):
         for rate, n_sys in rates.items():
             for s in range(n_sys):

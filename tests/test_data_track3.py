@@ -146,9 +146,9 @@ def test_own_prefix_and_extra_rate(tmp_path):
 
 def test_larger_corpus(tmp_path):
     root = tmp_path / "big"
-    make_track3(root, n_sys=4, n_utt=20, n_lis=10, n_eval=20)  # 240 train + 240 eval wavs
+    make_track3(root, n_sys=3, n_utt=10, n_lis=10, n_eval=10)  # 90 train + 90 eval wavs
     c = read_track3(root)
-    assert len(c.ratings) == 240 * 10 * 3  # train, dev (same clips) and eval
+    assert len(c.ratings) == 90 * 10 * 3  # train, dev (same clips) and eval
     assert len(c.listeners) == 50 and c.utterances["n_ratings"].eq(10).all()
 
 

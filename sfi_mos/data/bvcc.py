@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from sfi_mos.data.audio import wav_index
-from sfi_mos.data.ratings import Corpus, check_audio_files, finish_ratings, per_utterance
+from sfi_mos.data.ratings import (Corpus, check_audio_files, empty_systems, finish_ratings,
+                                  per_utterance)
 from sfi_mos.data.tables import at, check_unique, parse_numbers, read_rows
 from sfi_mos.errors import InputError
 
@@ -106,7 +107,7 @@ def read_bvcc(root: str | os.PathLike, check_audio: bool | str = True,
 def _read_systems(root: Path, utts: pd.DataFrame) -> pd.DataFrame:
     path = root / "DATA" / "mydata_system.csv"
     if not path.is_file():
-        return Corpus.__dataclass_fields__["systems"].default_factory()
+        return empty_systems()
     df = read_rows(path, ["system_ID", "mean"])
     known = set(utts["system_id"])
     unknown = ~df["system_ID"].isin(known)

@@ -109,6 +109,12 @@ def check_audio_files(utts: pd.DataFrame, check_audio: bool | str, where_col: st
     return rates
 
 
+def empty_systems() -> pd.DataFrame:
+    """The ``Corpus.systems`` layout with no rows (corpus ships no system-level MOS file)."""
+    return pd.DataFrame({"system_id": pd.Series(dtype=object), "split": pd.Series(dtype=object),
+                         "mos": pd.Series(dtype=np.float64)})
+
+
 @dataclass
 class Corpus:
     """A read corpus: per-rating and per-utterance tables plus the listener map."""
@@ -120,9 +126,7 @@ class Corpus:
     listeners: dict[str, int]
     # official system-level MOS shipped with the corpus (Track 3 sys_mix_*.csv, BVCC
     # mydata_system.csv): columns system_id, split, mos; empty when absent
-    systems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        {"system_id": pd.Series(dtype=object), "split": pd.Series(dtype=object),
-         "mos": pd.Series(dtype=np.float64)}))
+    systems: pd.DataFrame = field(default_factory=lambda: empty_systems())
 
     @property
     def splits(self) -> list[str]:

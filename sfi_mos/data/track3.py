@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from sfi_mos.data.audio import rate_from_tag, wav_index
-from sfi_mos.data.ratings import (Corpus, check_audio_files, finish_ratings, per_utterance,
-                                  unlabelled_utterances)
+from sfi_mos.data.ratings import (Corpus, check_audio_files, empty_systems, finish_ratings,
+                                  per_utterance, unlabelled_utterances)
 from sfi_mos.data.tables import at, check_unique, parse_numbers, read_list, read_map, read_rows
 from sfi_mos.errors import InputError
 
@@ -231,5 +231,5 @@ def _read_systems(root: Path, names: Track3Names, utts: pd.DataFrame) -> pd.Data
         check_unique(out, ["system_id"], path, "system")
         frames.append(out.drop(columns="line"))
     if not frames:
-        return Corpus.__dataclass_fields__["systems"].default_factory()
+        return empty_systems()
     return pd.concat(frames, ignore_index=True).astype({"system_id": object, "split": object})

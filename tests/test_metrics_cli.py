@@ -137,3 +137,16 @@ def test_missing_file_and_bad_seed(tmp_path):
     r = cli("--pred", p, "--truth", tmp_path / "truth.csv", "--bootstrap", 10, "--seed", -1)
     assert r.returncode == 2 and "seed: must be an integer >= 0" in r.stderr
     assert not (tmp_path / "m.json").exists()
+
+
+def test_no_rate_table_and_help(tmp_path, capsys):
+    from sfi_mos.metrics.__main__ import main
+
+    t = _case(tmp_path, "t.csv", "utt_id,mos,system_id\nsysA-u1,1,A\nsysA-u2,2,A\nsysB-u1,4,B\nsysC-u1,3,C\n")
+    p = _case(tmp_path, "p.csv", "utt_id,pred\nsysA-u1,1.5\nsysA-u2,2\nsysB-u1,3.5\nsysC-u1,3.4\n")
+    assert main(["--pred", str(p), "--truth", str(t)]) == 0
+    text = capsys.readouterr().out
+    assert "4 utterances, 3 systems" in text and "no per-rate breakdown" in text
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0 and "--sys-truth" in capsys.readouterr().out

@@ -138,7 +138,15 @@ def test_eval_list_unknown_and_duplicate(t3):
 def test_training_clip_in_eval_list(t3):
     lst = t3 / "DATA" / "sets" / "eval_list.txt"
     write_lines(lst, lst.read_text().splitlines() + [U])
-    fails(t3, "utt_16k.csv line 2", f"'{U}' is a training label but also listed in")
+    fails(t3, "utt_16k.csv line 2", f"'{U}' is a training label but also an eval utterance in",
+          "eval_list.txt")
+
+
+def test_training_clip_in_eval_labels(t3):
+    (t3 / "DATA" / "sets" / "eval_list.txt").unlink()
+    path = t3 / "test" / "utt_mix_test.csv"
+    set_line(path, 2, f"{U},M0,3")
+    fails(t3, "utt_16k.csv line 2", "also an eval utterance in the eval labels")
 
 
 def test_unknown_system_in_sys_file(t3):

@@ -135,6 +135,15 @@ def _attach_wavs(df: pd.DataFrame, index: dict[str, Path], dirs: list[Path],
     return paths.astype(str)
 
 
+def _no_leak(ratings: pd.DataFrame, eval_ids: set, what: str) -> None:
+    """Evaluation clips must never carry training labels."""
+    leak = ratings[(ratings["split"] == "train") & ratings["utt_id"].isin(eval_ids)]
+    if len(leak):
+        r = leak.iloc[0]
+        raise InputError(at(r["file"], r["line"]), f"utterance {r['utt_id']!r} is a training "
+                                                   f"label but also an eval utterance in {what}")
+
+
 def read_track3(root: str | os.PathLike, eval_root: str | os.PathLike | None = None,
                 check_audio: bool | str = True, qualify_listeners: bool = True) -> Corpus:
     """Read a Track 3 layout corpus (see module docstring) into a :class:`Corpus`.
@@ -176,11 +185,8 @@ def read_track3(root: str | os.PathLike, eval_root: str | os.PathLike | None = N
             r = stray.iloc[0]
             raise InputError(at(r["file"], r["line"]), f"unknown utterance {r['utt_id']!r}: "
                                                        f"not in {list_path}")
-        leak = ratings[(ratings["split"] == "train") & ratings["utt_id"].isin(listed)]
-        if len(leak):
-            r = leak.iloc[0]
-            raise InputError(at(r["file"], r["line"]), f"utterance {r['utt_id']!r} is a training "
-                                                       f"label but also listed in {list_path}")
+        _no_leak(ratings, listed, str(list_path))
+    _no_leak(ratings, set(ratings.loc[ratings["split"] == "eval", "utt_id"]), "the eval labels")
 
     train_dirs = [root / "DATA" / "wav"]
     eval_dirs = ([eval_root / "DATA" / "wav"] if eval_root is not None else []) + train_dirs

@@ -87,3 +87,20 @@ def test_tables_helpers(tmp_path):
     with pytest.raises(InputError, match="not found"):
         read_rows(tmp_path / "none.csv", ["a"])
     assert np.issubdtype(df["line"].dtype, np.integer)
+
+
+def test_cli_summary_and_errors(tmp_path, capsys):
+    from data_fixtures import make_track3
+    from sfi_mos.data.__main__ import main
+
+    make_track3(tmp_path / "t3")
+    assert main(["track3", str(tmp_path / "t3"), "--json", str(tmp_path / "s.json")]) == 0
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["splits"]["train"] == {"utterances": 12, "labelled": 12, "systems": 6, "ratings": 36,
+                                    "mean_mos": s["splits"]["train"]["mean_mos"],
+                                    "per_rate": {"16000": 4, "24000": 4, "48000": 4}}
+    assert main(["folder", str(tmp_path / "t3"), "--check-audio", "full"]) == 0
+    assert '"files": 36' in capsys.readouterr().out
+    (tmp_path / "t3" / "DATA" / "utt_16k.csv").write_text("uttID,lisID,rating\nx,1,3\n")
+    assert main(["track3", str(tmp_path / "t3")]) == 2
+    assert "utt_16k.csv line 2" in capsys.readouterr().err

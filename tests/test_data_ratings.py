@@ -100,7 +100,7 @@ def test_cli_summary_and_errors(tmp_path, capsys):
                                     "mean_mos": s["splits"]["train"]["mean_mos"],
                                     "per_rate": {"16000": 4, "24000": 4, "48000": 4}}
     assert main(["folder", str(tmp_path / "t3"), "--check-audio", "full"]) == 0
-    assert '"files": 36' in capsys.readouterr().out
+    assert '"files": 24' in capsys.readouterr().out
     (tmp_path / "t3" / "DATA" / "utt_16k.csv").write_text("uttID,lisID,rating\nx,1,3\n")
     assert main(["track3", str(tmp_path / "t3")]) == 2
     assert "utt_16k.csv line 2" in capsys.readouterr().err

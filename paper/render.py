@@ -128,12 +128,12 @@ def markdown(name: str, df: pd.DataFrame, env: dict[str, Any], notes: list[str])
 def latex(name: str, df: pd.DataFrame, env: dict[str, Any], notes: list[str]) -> str:
     d = display(name, df, tex=True)
     head = [f"% {k}: {v}" for k, v in env.items()]
-    lines = [*head, "\\begin{table*}[t]", "\\centering", "\\scriptsize",
+    lines = [*head, "% needs \\usepackage{booktabs,graphicx}", "\\begin{table*}[t]", "\\centering", "\\scriptsize",
              f"\\caption{{{_tex_escape(CAPTIONS[name])}}}", f"\\label{{tab:{name}}}",
-             "\\begin{tabular}{" + "l" * len(d.columns) + "}", "\\toprule",
+             "\\resizebox{\\textwidth}{!}{%", "\\begin{tabular}{" + "l" * len(d.columns) + "}", "\\toprule",
              " & ".join(_tex_escape(c) for c in d.columns) + " \\\\", "\\midrule"]
     lines += [" & ".join(_tex_escape(str(v)) for v in row) + " \\\\" for row in d.itertuples(index=False)]
-    lines += ["\\bottomrule", "\\end{tabular}"]
+    lines += ["\\bottomrule", "\\end{tabular}}"]
     lines += [f"\\par\\smallskip {_tex_escape(n)}" for n in notes]
     lines += ["\\end{table*}", ""]
     return "\n".join(lines)

@@ -24,6 +24,12 @@ FACTORS = ("frontend", "distill", "pretrain", "teacher", "stride_policy", "featu
 # manifest columns that may mark a clip's degradation as high-band-only (synthetic corpus)
 _HB_FLAG_COLUMNS = ("hb_only", "high_band_only", "highband_only")
 _HB_KINDS = {"hb_noise", "imaging", "aliasing", "fake_sr", "hb_tone", "hb_shelf"}
+try:  # the generator's own catalogue is the source of truth when present
+    from sfi_mos.data.synth.degrade import CATALOGUE as _CAT
+
+    _HB_KINDS = {name for name, d in _CAT.items() if d.hb_only}
+except (ImportError, AttributeError):
+    pass
 
 
 @dataclass
@@ -240,9 +246,14 @@ def leaderboard(prop: pd.Series, col: Collected, opt: Options) -> pd.DataFrame:
     synthetic = is_synthetic(col)
     data = "synthetic corpus (not comparable)" if synthetic else f"Track 3 {opt.split}"
     mine = {"system": "this replication", "label": prop["cell"], **{k: prop[k] for k in S.KEYS},
-            "source": f"results/{col.grid} ({data})", "transcription": "computed",
-            "inferred": "", "note": f"95% CI of sys SRCC [{prop['sys_SRCC_lo']:.3f}, {prop['sys_SRCC_hi']:.3f}]"}
+            **{f"{k}_{e}": prop[f"{k}_{e}"] for k in S.KEYS for e in ("lo", "hi")},
+            "source": f"results/{col.grid} ({data})", "transcription": "computed", "inferred": "", "note": ""}
+    if synthetic:  # numbers on another corpus: listed below the ranking, not ranked
+        df = lb.sort_values(["sys_SRCC", "system"], ascending=[False, True], kind="mergesort")
+        df.insert(0, "rank", [str(i) for i in range(1, len(df) + 1)])
+        mine.update(rank="–", transcription="computed on a synthetic corpus, not comparable")
+        return pd.concat([df, pd.DataFrame([mine])], ignore_index=True)
     df = pd.concat([lb, pd.DataFrame([mine])], ignore_index=True)
     df = df.sort_values(["sys_SRCC", "system"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
-    df.insert(0, "rank", np.arange(1, len(df) + 1))
+    df.insert(0, "rank", [str(i) for i in range(1, len(df) + 1)])
     return df

@@ -114,3 +114,10 @@ def make_results(results: Path, grid: str = "dev", cells=CELLS, seeds=(0,), fold
                  {"metrics.json": metrics})
     return gd
 
+
+
+# The committed fixture (real pipeline output, see tests/fixtures/make_paper_fixture.py)
+FIXTURE_GRID = "smoke"
+FIXTURE_DIR = Path(__file__).resolve().parent / "fixtures" / "paper_results"
+FIXTURE_EXPECTED = Path(__file__).resolve().parent / "fixtures" / "paper_expected"
+FIXTURE_ARGS = ("--grid", FIXTURE_GRID, "--bootstrap", "200", "--seed", "0", "--no-figures")

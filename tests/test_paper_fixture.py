@@ -1,0 +1,25 @@
+"""The committed fixture (real smoke-grid output) regenerates the committed tables byte for byte."""
+from __future__ import annotations
+
+import pytest
+
+from paper.make_tables import main
+
+from paper_fixtures import FIXTURE_ARGS, FIXTURE_DIR, FIXTURE_EXPECTED
+
+pytestmark = pytest.mark.skipif(not (FIXTURE_DIR.is_dir() and FIXTURE_EXPECTED.is_dir()),
+                                reason="fixture not generated yet (tests/fixtures/make_paper_fixture.py)")
+
+
+def test_fixture_regenerates_tables_byte_identically(tmp_path):
+    assert main(["--results", str(FIXTURE_DIR), "--out", str(tmp_path), *FIXTURE_ARGS]) == 0
+    expected = sorted(p.name for p in FIXTURE_EXPECTED.iterdir() if p.is_file())
+    assert {"ablation.md", "ablation.tex", "ablation.csv", "leaderboard.md", "per_rate.csv"} <= set(expected)
+    for name in expected:
+        assert (tmp_path / name).read_bytes() == (FIXTURE_EXPECTED / name).read_bytes(), name
+
+
+def test_fixture_check_against_expected(tmp_path, capsys):
+    refs = ["--reference", str(FIXTURE_EXPECTED / "ablation.csv"), "--reference", str(FIXTURE_EXPECTED / "per_rate.csv")]
+    assert main(["--results", str(FIXTURE_DIR), "--out", str(tmp_path), *FIXTURE_ARGS, "--check", *refs]) == 0
+    assert "0 outside -> ok" in capsys.readouterr().out

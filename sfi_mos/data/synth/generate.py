@@ -1,0 +1,141 @@
+"""Orchestration: plan -> render -> write into a temporary folder -> rename into place.
+
+A failed or interrupted run never leaves a partial corpus at ``out``: everything is written into a
+sibling temp folder first. Re-running with the same parameters on an existing corpus is a no-op.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from sfi_mos.atomic import write_json
+from sfi_mos.config import to_dict
+from sfi_mos.errors import InputError
+
+from . import plan, tts
+from .layout import content_hash, write_bvcc, write_manifest_csv, write_track3, write_wav
+from .render import Renderer
+
+GENERATOR_VERSION = "1.0.0"  # bump whenever the bytes a seed produces change
+DEFAULT_RATES = (16000, 24000, 48000)
+VOICES = ("builtin", "auto")
+
+
+def _params(size: str, seed: int, rates, voices: str) -> dict:
+    if size not in plan.SIZES:
+        raise InputError("size", f"unknown size {size!r}; choose one of {sorted(plan.SIZES)}")
+    if voices not in VOICES:
+        raise InputError("voices", f"unknown voices {voices!r}; choose one of {list(VOICES)}")
+    try:
+        rates = tuple(sorted({int(r) for r in rates}))
+    except (TypeError, ValueError):
+        raise InputError("rates", f"rates must be integers in Hz, got {rates!r}") from None
+    bad = [r for r in rates if r not in plan.RATE_TAGS]
+    if bad or not rates:
+        raise InputError("rates", f"unsupported rate(s) {bad or rates}; supported: {sorted(plan.RATE_TAGS)}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError("seed", f"seed must be a non-negative integer, got {seed!r}")
+    return {"generator_version": GENERATOR_VERSION, "size": size, "seed": int(seed), "rates": list(rates),
+            "voices": voices}
+
+
+def generate(out, size: str = "tiny", seed: int = 0, rates=DEFAULT_RATES, voices: str = "builtin",
+             force: bool = False) -> Path:
+    """Write the synthetic corpus to ``out`` and return it.
+
+    ``voices="builtin"`` (default) uses only the numpy voice: byte-identical on any machine with the
+    pinned numpy/scipy/soundfile. ``"auto"`` also uses Debian TTS engines and ffmpeg when present
+    (recorded in manifest.json), so its bytes depend on the machine.
+    """
+    params = _params(size, seed, rates, voices)
+    out = Path(out).absolute()
+    old = out / "manifest.json"
+    if old.exists():
+        try:
+            prev = json.loads(old.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise InputError(str(old), f"unreadable manifest ({e}); remove the folder or pass force") from None
+        same = all(prev.get(k) == v for k, v in params.items())
+        if same and voices == "builtin" and not force:
+            return out  # already there
+        if not same and not force:
+            raise InputError(str(out), f"holds a corpus made with {{{', '.join(f'{k}={prev.get(k)!r}' for k in params)}}}; "
+                                       "pass force=True (--force) to replace it")
+    elif out.exists() and any(out.iterdir()) and not force:
+        raise InputError(str(out), "exists, is not empty and is not a synthetic corpus; refusing to overwrite")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        _build(tmp, params)
+        if out.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            os.rename(out, trash / "corpus")
+            os.rename(tmp, out)
+            shutil.rmtree(trash)
+        else:
+            os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _build(root: Path, params: dict) -> dict:
+    spec = plan.SIZES[params["size"]]
+    seed, rates = params["seed"], tuple(params["rates"])
+    tools = params["voices"] == "auto"
+    renderer = Renderer(seed, tts.available() if tools else [])
+    clips = {
+        "track3": plan.track3_clips(seed, spec, rates, tools),
+        "bvcc": plan.bvcc_clips(seed, spec, tools),
+        "unlabelled": plan.unlabelled_clips(seed, spec),
+    }
+    rendered: dict[str, dict] = {k: {} for k in clips}
+    everything = [c for group in clips.values() for c in group]
+    # grouped by source so the renderer's small cache serves all rates/methods of one recording
+    for c in sorted(everything, key=lambda c: (c.corpus, c.tier, c.text, c.speaker, c.seconds, c.utt_id)):
+        r = renderer.clip(c)
+        write_wav(root / c.relpath, r.audio, c.fs)
+        rendered[c.corpus][c.utt_id] = dataclasses.replace(r, audio=np.empty(0))
+    train, evl = plan.sentence_split(seed, spec)
+    counts = {"track3_clips": len(clips["track3"]), "bvcc_clips": len(clips["bvcc"]),
+              "unlabelled_clips": len(clips["unlabelled"])}
+    counts.update(write_track3(root / "track3", clips["track3"], rendered["track3"], seed, plan.sys_map(seed), train + evl))
+    counts.update(write_bvcc(root / "bvcc", clips["bvcc"], rendered["bvcc"], seed, spec.bvcc_listeners))
+    write_manifest_csv(root / "manifest.csv", everything, rendered, GENERATOR_VERSION)
+    used_tools = ["ffmpeg"] if any(d == "codec" for c in everything for d, _ in c.conditions) else []
+    manifest = dict(params)
+    manifest.update({
+        "size_spec": to_dict(spec),
+        "voices_used": ["builtin"] + sorted(renderer.used_engines),
+        "tools_used": used_tools,
+        "counts": counts,
+        "seconds_of_audio": round(sum(r.duration_s for g in rendered.values() for r in g.values()), 3),
+        "layout": {"track3": "track3", "bvcc": "bvcc", "unlabelled": "unlabelled"},
+        "content_hash": content_hash(root),
+    })
+    write_json(root / "manifest.json", manifest)
+    return manifest
+
+
+def fingerprint(corpus_dir, verify: bool = False) -> str:
+    """The corpus's content hash from manifest.json (``verify`` recomputes it from the files)."""
+    path = Path(corpus_dir) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+        recorded = manifest["content_hash"]
+    except FileNotFoundError:
+        raise InputError(str(path), "missing: not a synthetic corpus (run python -m sfi_mos.data.synth)") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise InputError(str(path), f"no readable content_hash ({e})") from None
+    if verify:
+        actual = content_hash(Path(corpus_dir))
+        if actual != recorded:
+            raise InputError(str(corpus_dir), f"files changed since generation: content hash {actual} != recorded {recorded}")
+    return recorded

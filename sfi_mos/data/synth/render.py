@@ -1,0 +1,97 @@
+"""Clip audio: source render (built-in voice or TTS engine) -> rate -> method -> condition.
+
+A Track 3 clip is the 48 kHz render of (tier, sentence) brought to its rate, so the same sentence
+by the same method is the same "recording" at every rate, as in Track 3.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from math import gcd
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from . import degrade, labels, tts
+from .plan import Clip, rng_for
+from .voice import TIERS, make_speaker, render
+
+MASTER_FS = 48000
+TARGET_RMS = 0.05  # -26 dBFS: leaves ~25 dB of headroom for peaks before PCM_16
+
+
+@dataclass(frozen=True)
+class Rendered:
+    audio: np.ndarray  # float64 in [-1, 1], the clip's rate (dropped once written)
+    duration_s: float
+    b_eff: float  # effective bandwidth computed from the chain (Hz)
+    prior: float
+    engine: str  # "builtin" or the TTS engine voice
+    mos_single: float
+    mos_mixed: float
+
+
+def resample(x: np.ndarray, fs_in: int, fs_out: int) -> np.ndarray:
+    if fs_in == fs_out:
+        return x
+    g = gcd(int(fs_in), int(fs_out))
+    return resample_poly(x, fs_out // g, fs_in // g)
+
+
+def _fit_length(x: np.ndarray, fs: int, seconds: float) -> np.ndarray:
+    n = int(round(seconds * fs))
+    if len(x) <= n:
+        return x
+    fade = int(0.02 * fs)
+    y = x[:n].copy()
+    y[-fade:] *= np.linspace(1.0, 0.0, fade)
+    return y
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return x * (TARGET_RMS / (float(np.sqrt(np.mean(x ** 2))) + 1e-12))
+
+
+class Renderer:
+    """Renders clips; ``engines`` (voices="auto") replaces the "tts" tier source by Debian TTS."""
+
+    def __init__(self, seed: int, engines: list[tts.EngineVoice] | None = None):
+        self.seed = int(seed)
+        self.engines = list(engines or [])
+        self.used_engines: set[str] = set()
+        # clips are rendered grouped by source, so a small per-instance cache serves every rate/method
+        self.source = functools.lru_cache(maxsize=8)(self._source)
+
+    def _source(self, tier: str, text: str, speaker: int, seconds: float, fs: int) -> tuple[np.ndarray, float, float, str]:
+        """(normalised audio at fs, source bandwidth, prior, engine name)."""
+        if tier == "tts" and self.engines:
+            ev = self.engines[speaker % len(self.engines)]
+            x, native = tts.synthesize(ev, text)
+            x = _fit_length(resample(x, native, fs), fs, seconds)
+            self.used_engines.add(ev.name)
+            return _normalise(x), min(ev.bandwidth_hz, native / 2), ev.prior, ev.name
+        t = TIERS[tier]
+        spk = make_speaker(rng_for(self.seed, "speaker", speaker))
+        x = render(text, t, spk, fs, rng_for(self.seed, "render", tier, text, speaker), seconds)
+        return _normalise(x), (t.bandwidth_hz or np.inf), t.prior, "builtin"
+
+    def clip(self, c: Clip) -> Rendered:
+        master = MASTER_FS if c.corpus != "bvcc" else c.fs  # BVCC is 16 kHz only: render there
+        x, b_src, prior, engine = self.source(c.tier, c.text, c.speaker, c.seconds, master)
+        x = resample(x, master, c.fs)
+        rng = rng_for(self.seed, "clip", c.corpus, c.utt_id)
+        b_eff = min(b_src, 0.95 * c.fs / 2)
+        degs = list(c.conditions)
+        if c.sr_severity is not None:  # "*SR" method: band above 8 kHz invented (filled to Nyquist)
+            x = degrade.super_resolve(x, c.fs, c.sr_severity, rng)
+            b_eff = 0.95 * c.fs / 2
+            degs = [("fake_sr", c.sr_severity)] + degs
+        for name, s in c.conditions:
+            x, cap = degrade.apply(name, x, c.fs, s, rng)
+            if cap is not None:
+                b_eff = min(b_eff, cap)
+        peak = float(np.max(np.abs(x)))
+        if peak > 0.99:  # rare with -26 dBFS speech; scaling keeps the clip undistorted
+            x = x * (0.99 / peak)
+        single, mixed = labels.latent_mos(prior, degs, b_eff, c.fs)
+        return Rendered(x, len(x) / c.fs, float(b_eff), prior, engine, single, mixed)

@@ -16,7 +16,7 @@ from sfi_mos.atomic import write_text
 
 from . import stats as S
 from .collect import Collected
-from .tables import FACTORS, Options, Tables, best_marks
+from .tables import Options, Tables, best_marks
 
 PACKAGES = ("sfi-mos", "torch", "torchaudio", "espnet-s3prl", "numpy", "scipy", "scikit-learn", "pandas")
 NICE = {k: f"{k.split('_')[0]} {k.split('_')[1]}" for k in S.KEYS}

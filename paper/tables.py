@@ -6,6 +6,8 @@ aggregation and CI rules.
 """
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,15 +139,17 @@ def _agrees(mine: dict[str, tuple[float, float, float]], metrics: dict[str, Any]
 
 
 def _paired(g: pd.DataFrame, prop: pd.DataFrame, preds: dict[str, pd.DataFrame], opt: Options):
-    """Cell minus proposed, replicates matched by seed."""
-    pairs = [(a, b) for s, a in zip(g.seed, g.predict_id) for s2, b in zip(prop.seed, prop.predict_id) if s == s2]
-    if not pairs:  # different seeds: pair in order
+    """Cell minus proposed: replicates matched by seed (in order when the seeds differ)."""
+    if list(g.predict_id) == list(prop.predict_id):  # the proposed cell itself
+        return {k: (0.0, 0.0, 0.0) for k in S.KEYS}
+    by_seed = dict(zip(prop.seed, prop.predict_id))
+    pairs = [(a, by_seed[s]) for s, a in zip(g.seed, g.predict_id) if s in by_seed]
+    if not pairs:
         pairs = list(zip(g.predict_id, prop.predict_id))
-    if not pairs or g.predict_id.iloc[0] == prop.predict_id.iloc[0]:
-        return {k: (0.0, 0.0, 0.0) for k in S.KEYS} if pairs else {k: (np.nan,) * 3 for k in S.KEYS}
-    if len(pairs) == 1 and opt.bootstrap:
+    if len(pairs) == 1:  # one pair: the bootstrap on the same draws gives the CI
         a, b = pairs[0]
-        return S.paired(preds[a], preds[b], opt.bootstrap, opt.seed)
+        if opt.bootstrap:
+            return S.paired(preds[a], preds[b], opt.bootstrap, opt.seed)
     diffs = []
     for a, b in pairs:
         sa, sb = S.score(preds[a], 0, opt.seed)["all"], S.score(preds[b], 0, opt.seed)["all"]
@@ -174,27 +178,40 @@ def best_marks(df: pd.DataFrame) -> dict[str, set[int]]:
     return out
 
 
-def hb_flags(manifest: pd.DataFrame) -> pd.Series:
-    """utt_id -> True when the clip's only degradations are high-band-only ones (synthetic corpus)."""
-    idcol = next((c for c in ("utt_id", "uttID", "utt") if c in manifest.columns), None)
-    if idcol is None and "wav" in manifest.columns:
-        ids = manifest["wav"].astype(str).str.rsplit("/", n=1).str[-1].str.removesuffix(".wav")
-    elif idcol is not None:
-        ids = manifest[idcol].astype(str).str.removesuffix(".wav")
+def _kinds(cell: str) -> list[str]:
+    """A manifest degradation cell: a JSON list (``["fake_sr", "hb_noise"]``) or ``a;b`` / ``a:0.3+b``."""
+    cell = str(cell).strip()
+    if cell.startswith("["):
+        try:
+            items = json.loads(cell)
+        except json.JSONDecodeError:
+            raise InputError("manifest.csv", f"degradations {cell!r} is not a JSON list") from None
     else:
+        items = re.split(r"[;,+|]", cell)
+    return [str(k).strip().split(":")[0] for k in items if str(k).strip()]
+
+
+def hb_flags(manifest: pd.DataFrame) -> pd.Series:
+    """utt_id -> True when every degradation of the clip is high-band-only (synthetic corpus manifest).
+
+    Clean clips (no degradation) and clips with any full-band degradation are "rest".
+    """
+    if "corpus" in manifest.columns:  # the manifest lists every corpus; Track 3 clips only
+        manifest = manifest[manifest["corpus"].astype(str) == "track3"]
+    idcol = next((c for c in ("utt_id", "uttID", "utt") if c in manifest.columns), None)
+    if idcol is None:
         raise InputError("manifest.csv", f"no utterance id column (have {list(manifest.columns)})")
+    ids = manifest[idcol].astype(str).str.removesuffix(".wav")
     flag = next((c for c in _HB_FLAG_COLUMNS if c in manifest.columns), None)
     if flag is not None:
         v = manifest[flag]
         vals = v.astype(str).str.lower().isin(["true", "1", "yes"]) if v.dtype != bool else v
     else:
-        col = next((c for c in ("degradations", "degradation", "condition") if c in manifest.columns), None)
-        if col is None:
-            raise InputError("manifest.csv", "no high-band flag or degradation column "
-                             f"(looked for {_HB_FLAG_COLUMNS} or 'degradations'; have {list(manifest.columns)})")
-        kinds = manifest[col].fillna("").astype(str).str.split(r"[;,+|]")
-        vals = kinds.map(lambda ks: bool([k for k in ks if k.strip()])
-                         and all(k.strip().split(":")[0] in _HB_KINDS for k in ks if k.strip()))
+        if "degradations" not in manifest.columns:
+            raise InputError("manifest.csv", "no high-band flag or 'degradations' column "
+                             f"(have {list(manifest.columns)})")
+        kinds = manifest["degradations"].fillna("").map(_kinds)
+        vals = kinds.map(lambda ks: bool(ks) and all(k in _HB_KINDS for k in ks))
     return pd.Series(vals.to_numpy(bool), index=ids.to_numpy(), name="hb_only")
 
 

@@ -63,8 +63,8 @@ def corpus(n_utt: int = 5, extra_rates: tuple[int, ...] = ()) -> pd.DataFrame:
                 q = 1.8 + 0.7 * s + (0.3 if rate == 48000 else 0)
                 for u in range(n_utt):
                     hb = rate >= 24000 and u % 2 == 0
-                    deg = "hb_noise:0.7" if hb else ("noise:0.4" if u % 3 == 1 else "")
-                    mos = float(np.clip(q - (0.9 if hb else 0) - (0.5 if deg.startswith("noise") else 0)
+                    deg = '["hb_noise"]' if hb else ('["noise"]' if u % 3 == 1 else "[]")
+                    mos = float(np.clip(q - (0.9 if hb else 0) - (0.5 if "noise" in deg and not hb else 0)
                                         + rng.normal(0, 0.2), 1, 5))
                     rows.append({"utt_id": f"synth-{rate // 1000}k_sys{s}_utt{u:02d}{split[0]}", "split": split,
                                  "sample_rate": rate, "system_id": f"{rate // 1000}k_sys{s}", "mos": mos,
@@ -79,7 +79,7 @@ def make_results(results: Path, grid: str = "dev", cells=CELLS, seeds=(0,), fold
     truth = corpus(extra_rates=extra_rates)
     man = gd / "data/synth-tiny-s0/manifest.csv"
     man.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(man, truth[["utt_id", "split", "sample_rate", "system_id", "degradations", "hb_only"]])
+    write_csv(man, truth.assign(corpus="track3")[["corpus", "utt_id", "split", "sample_rate", "system_id", "degradations"]])
     track3 = DataSpec("track3", ROOT, "fp-dev")
     for k, (variant, teacher, kd, pt, policy, sd, blind) in enumerate(cells):
         tspec = TeacherSpec(f"{teacher}_local", f"teachers/{teacher}.pt")

@@ -188,6 +188,10 @@ def test_inconsistent_metrics_json_is_an_error(tmp_path):
 
 
 def test_hb_flags_from_degradation_lists():
-    man = pd.DataFrame({"utt_id": ["a", "b", "c", "d"],
-                        "degradations": ["hb_noise:0.5", "hb_noise:0.5;noise:0.2", "", "imaging:0.3+fake_sr:0.1"]})
-    assert list(hb_flags(man)) == [True, False, False, True]
+    man = pd.DataFrame({"corpus": ["track3"] * 5 + ["bvcc"],
+                        "utt_id": ["a", "b", "c", "d", "e", "f"],
+                        "degradations": ['["hb_noise"]', '["fake_sr", "noise"]', "[]", '["fake_sr", "hb_tone"]',
+                                         "imaging:0.3+aliasing:0.1", '["hb_noise"]']})
+    flags = hb_flags(man)
+    assert list(flags.index) == ["a", "b", "c", "d", "e"]
+    assert list(flags) == [True, False, False, True, True]

@@ -150,6 +150,9 @@ def read_track3(root: str | os.PathLike, eval_root: str | os.PathLike | None = N
 
     ``check_audio``: True checks every wav's header (exists, readable, mono, long enough, rate
     equals the name's rate), "full" also decodes it (NaN/inf, truncation), False skips files.
+    ``qualify_listeners``: name listeners ``<test>:<lisID>`` (``16k:L03``, ``mix_val:L03``)
+    because the organisers' ids restart in every listening test; False keeps the bare lisID.
+    Missing wavs are errors even with ``check_audio=False`` (the folder listing is always read).
     """
     root = Path(root).resolve()
     if not (root / "DATA").is_dir():

@@ -19,15 +19,26 @@ def errors_path(out: Path) -> Path:
     return out.with_name(out.stem + ".errors.csv")
 
 
+def split_models(models: list[str], inputs: list[str]) -> tuple[list[str], list[str]]:
+    """``--model A B x.wav d/`` reads greedily; the run dirs are the leading entries holding best.pt."""
+    k = 0
+    while k < len(models) and (Path(models[k]) / "best.pt").is_file():
+        k += 1
+    return models[:k], models[k:] + list(inputs)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sfi_mos.predict", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", nargs="+", required=True, metavar="RUN_DIR",
-                    help="finished MOS run dir(s); several are averaged (fold ensemble)")
-    ap.add_argument("inputs", nargs="+", metavar="INPUT", help="wav files, directories or list files")
+    ap.add_argument("--model", nargs="+", action="extend", required=True, metavar="RUN_DIR",
+                    help="finished MOS run dir(s) (holding best.pt); several are averaged (fold ensemble)")
+    ap.add_argument("inputs", nargs="*", metavar="INPUT", help="wav files, directories or list files")
     ap.add_argument("--out", required=True, type=Path, help="output CSV")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
     args = ap.parse_args(argv)
+    args.model, args.inputs = split_models(args.model, args.inputs)
+    if not args.model or not args.inputs:
+        ap.error("need at least one run dir (with best.pt) after --model and at least one INPUT")
 
     from ..data import read_audio
     from .inputs import collect

@@ -174,7 +174,7 @@ def run(cfg: MOSTrainConfig, run_dir) -> dict:
                 pred = model(b["wavs"], b["sample_rate"], b["utt_index"], b["listener_ids"])
             loss = torch.mean((pred.float() - b["targets"]) ** 2)
             (loss / group_size).backward()
-            bar.set_postfix(loss=f"{float(loss):.4f}")
+            bar.set_postfix(loss=f"{loss.item():.4f}")
             if bi + 1 == group_start + group_size:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
                 opt.step()

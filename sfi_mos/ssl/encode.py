@@ -64,6 +64,16 @@ class _GradMultiply(torch.autograd.Function):
         return grad * ctx.scale, None
 
 
+def frontend_lengths(model: nn.Module, lengths: torch.Tensor,
+                     first_lengths: Callable[[nn.Module, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Valid output frames of the whole conv stack for inputs of ``lengths`` samples."""
+    blocks = model.feature_extractor.conv_layers
+    n = first_lengths(blocks[0][0], lengths)
+    for block in list(blocks)[1:]:
+        n = conv_out_lengths(n, block[0].kernel_size[0], block[0].stride[0])
+    return n
+
+
 def run_frontend(model: nn.Module, wavs: torch.Tensor, lengths: torch.Tensor,
                  first_lengths: Callable[[nn.Module, torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Waveform conv stack -> (features (B, C, F), frames (B,)). ``first_lengths(conv, lengths)`` gives
@@ -98,6 +108,11 @@ def encode(model: nn.Module, wavs: torch.Tensor, lengths: torch.Tensor | None,
     if normalize:
         wavs = normalize_waveforms(wavs, lengths)
 
+    expected = frontend_lengths(model, lengths, first_lengths)
+    if bool((expected < 1).any()):
+        bad = int(torch.nonzero(expected < 1)[0, 0])
+        raise InputError(f"{where}[{bad}]", f"clip of {int(lengths[bad])} samples is too short for one frame")
+
     if feature_grad_mult > 0:
         feats, frames = run_frontend(model, wavs, lengths, first_lengths)
         if feature_grad_mult != 1.0:
@@ -105,9 +120,6 @@ def encode(model: nn.Module, wavs: torch.Tensor, lengths: torch.Tensor | None,
     else:
         with torch.no_grad():
             feats, frames = run_frontend(model, wavs, lengths, first_lengths)
-    if bool((frames < 1).any()):
-        bad = int(torch.nonzero(frames < 1)[0, 0])
-        raise InputError(f"{where}[{bad}]", f"clip of {int(lengths[bad])} samples is too short for one frame")
     n = int(frames.max())
     x = feats[:, :, :n].transpose(1, 2)
     x = model.layer_norm(x)

@@ -22,7 +22,7 @@ from ..atomic import torch_save
 from ..config import from_dict, to_dict
 from ..errors import InputError
 from . import arch as archmod
-from .encode import encode
+from .encode import encode, frontend_lengths
 
 FORMAT = "sfi_mos.ssl.SFIStudent/1"
 INITS = ("teacher", "random")
@@ -112,21 +112,16 @@ class SFIStudent(nn.Module):
         return layer.sfi if isinstance(layer, _BiasedSFI) else layer
 
     @property
-    def sample_rate(self) -> int:
-        return int(self.sfi.sample_rate)
+    def sample_rate(self) -> int | float:
+        return self.sfi.sample_rate
 
-    def set_sample_rate(self, fs: int) -> "SFIStudent":
-        self.sfi.set_sample_rate(int(fs))
+    def set_sample_rate(self, fs: int | float) -> "SFIStudent":
+        self.sfi.set_sample_rate(fs)
         return self
 
     def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Valid output frames for clips of ``lengths`` samples at the current rate."""
-        from .encode import conv_out_lengths
-
-        lengths = self.sfi.output_lengths(lengths)
-        for _, k, s in archmod.conv_geometry(self.arch)[1:]:
-            lengths = conv_out_lengths(lengths, k, s)
-        return lengths
+        return frontend_lengths(self.model, torch.as_tensor(lengths), lambda _c, n: self.sfi.output_lengths(n))
 
     def forward(self, wavs: torch.Tensor, lengths: torch.Tensor | None = None):
         return encode(self.model, wavs, lengths, lambda _conv, n: self.sfi.output_lengths(n),
@@ -144,7 +139,7 @@ class SFIStudent(nn.Module):
     def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "SFIStudent":
         try:
             blob = torch.load(path, map_location=map_location, weights_only=True)
-        except (OSError, RuntimeError, EOFError) as err:
+        except Exception as err:  # missing, truncated, not a torch file, or holding non-plain objects
             raise InputError(str(path), f"cannot read student file: {err}") from err
         if not isinstance(blob, dict) or blob.get("format") != FORMAT:
             raise InputError(str(path), f"not an SFI student file (expected format {FORMAT!r})")
@@ -152,5 +147,5 @@ class SFIStudent(nn.Module):
             student = cls(blob["arch"], blob["sfi"])
         student.load_state_dict(blob["state_dict"])
         student.info = dict(blob.get("info", {}))
-        student.set_sample_rate(int(blob.get("sample_rate", 16000)))
+        student.set_sample_rate(blob.get("sample_rate", 16000))
         return student.to(map_location)

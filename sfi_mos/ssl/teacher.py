@@ -18,7 +18,7 @@ from torch import nn
 
 from ..errors import InputError
 from . import arch as archmod
-from .encode import conv_out_lengths, encode
+from .encode import conv_out_lengths, encode, frontend_lengths
 
 REGISTERED = {"hubert": "HuBERT Base", "wav2vec2": "wav2vec 2.0 Base", "wavlm_base_plus": "WavLM Base+"}
 SAMPLE_RATE = 16000
@@ -61,11 +61,10 @@ class Teacher(nn.Module):
 
     def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Valid frames for 16 kHz clips of ``lengths`` samples."""
+        lengths = torch.as_tensor(lengths)
         if self.arch is None:
             return torch.div(lengths - 1, 320, rounding_mode="floor") + 1  # S3PRLUpstream's own rule
-        for _, k, s in archmod.conv_geometry(self.arch):
-            lengths = conv_out_lengths(lengths, k, s)
-        return lengths
+        return frontend_lengths(self.model, lengths, _first_conv_lengths)
 
     def forward(self, wavs: torch.Tensor, lengths: torch.Tensor | None = None):
         if self.arch is None:

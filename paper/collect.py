@@ -167,11 +167,22 @@ def _missing_cells(grid: str, rows: list[dict[str, Any]]) -> list[str]:
     return [c.name for c in GRIDS[grid]().cells if c.name not in found]
 
 
+def _summary_runs(grid_dir: Path) -> dict[str, str]:
+    """cell -> "predict/<id>, score/<id>" from run_all's summary.csv (only to name missing runs)."""
+    try:
+        df = pd.read_csv(grid_dir / "summary.csv", usecols=["cell", "predict_run", "score_run"], dtype=str)
+    except (FileNotFoundError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return {}
+    return {c: f"{p}, {s}" for c, p, s in zip(df.cell, df.predict_run, df.score_run)}
+
+
 def collect(results: str | Path, grid: str | None = None, require_grid_cells: bool = True) -> "Collected":
     """Every finished, scored prediction run of the grid with its cell, seeds and folds.
 
-    Raises InputError naming every missing or unfinished run (and the command that makes them)
-    instead of building tables from a partial grid.
+    Strict (default): raises InputError naming every missing or unfinished run and every cell of
+    the named grid without a scored prediction (and the command that makes them) instead of
+    building tables from a partial grid. ``require_grid_cells=False`` (``--allow-partial``) keeps
+    the complete chains and lists the rest in ``Collected.skipped``.
     """
     results = Path(results)
     grid = find_grid(results, grid)
@@ -181,35 +192,38 @@ def collect(results: str | Path, grid: str | None = None, require_grid_cells: bo
     runs = scan(grid_dir)
     if not any(runs.values()):
         raise InputError(str(grid_dir), f"empty: no run directories under it; {rerun_hint(results, grid)}")
-    missing: list[str] = []
+    missing: list[str] = []  # problems outside any usable chain
+    unfinished = lambda r: None if r.done is not None else f"{r.stage}/{r.run_id} unfinished (no {DONE})"
     for stage in STAGE_DIRS:
-        for r in runs[stage].values():
-            if r.done is None:
-                missing.append(f"{stage}/{r.run_id} unfinished (no {DONE})")
+        missing += [m for r in runs[stage].values() if (m := unfinished(r))]
     scored: dict[str, Run] = {}
     for s in runs["score"].values():
         p = _lookup(runs["predict"], s.config.get("predict_run", ""), s.path)
         if p is None:
             missing.append(f"predict run {s.config.get('predict_run')} (referenced by score/{s.run_id})")
-        else:
+        elif s.done is not None:
             scored[p.run_id] = s
     rows = []
     for p in runs["predict"].values():
+        problems: list[str] = []
         if p.run_id not in scored:
-            missing.append(f"score run for predict/{p.run_id}")
-            continue
+            problems.append(f"finished score run for predict/{p.run_id}")
         fts = []
         for ref in p.config.get("runs", []):
             ft = _lookup(runs["finetune"], ref, p.path)
             if ft is None:
-                missing.append(f"finetune run {ref} (referenced by predict/{p.run_id})")
+                problems.append(f"finetune run {ref} (referenced by predict/{p.run_id})")
             else:
                 fts.append(ft)
-        if not fts:
-            if not p.config.get("runs"):
-                raise InputError(str(p.path / "config.json"), "predict run lists no fine-tune runs")
+        if not p.config.get("runs"):
+            raise InputError(str(p.path / "config.json"), "predict run lists no fine-tune runs")
+        cells = {}
+        for ft in fts:
+            cells[cell_of(ft, runs, problems).label] = cell_of(ft, runs, [])
+        problems += [m for r in [p, *fts] if (m := unfinished(r))]
+        if problems:
+            missing += problems
             continue
-        cells = {cell_of(ft, runs, missing).label: cell_of(ft, runs, []) for ft in fts}
         if len(cells) != 1:
             raise InputError(str(p.path / "config.json"), f"fine-tune runs of different cells averaged: {sorted(cells)}")
         cell = next(iter(cells.values()))
@@ -221,16 +235,20 @@ def collect(results: str | Path, grid: str | None = None, require_grid_cells: bo
                      "score_id": scored[p.run_id].run_id, "fingerprint": p.config.get("data", {}).get("fingerprint", ""),
                      "data_kind": p.config.get("data", {}).get("kind", ""),
                      "data_root": str(resolve_path(p.config.get("data", {}).get("root", ""), p.path))})
-    if require_grid_cells and rows:
-        missing += [f"cell {c} of grid {grid!r} (no scored predict run; or pass --allow-partial)"
+    if rows:
+        planned = _summary_runs(grid_dir)
+        missing += [f"cell {c} of grid {grid!r}: no scored predict run"
+                    + (f" ({planned[c]} not finished)" if c in planned else "")
                     for c in _missing_cells(grid, rows)]
-    if missing:
+    missing = sorted(set(missing))
+    if missing and (require_grid_cells or not rows):
         raise InputError(str(grid_dir), "partial results; missing or unfinished runs:\n  - "
-                         + "\n  - ".join(sorted(set(missing))) + f"\n{rerun_hint(results, grid)}")
+                         + "\n  - ".join(missing) + f"\n{rerun_hint(results, grid)}"
+                         + ("" if not rows else "\n(or pass --allow-partial to tabulate the complete cells only)"))
     if not rows:
         raise InputError(str(grid_dir), f"no scored prediction runs; {rerun_hint(results, grid)}")
     table = pd.DataFrame(rows).sort_values(["cell", "seed", "folds", "predict_id"]).reset_index(drop=True)
-    return Collected(results, grid, grid_dir, runs, table)
+    return Collected(results, grid, grid_dir, runs, table, missing)
 
 
 @dataclass
@@ -240,6 +258,7 @@ class Collected:
     grid_dir: Path
     runs: dict[str, dict[str, Run]]
     table: pd.DataFrame  # one row per scored predict run
+    skipped: list[str] = field(default_factory=list)  # what --allow-partial left out
 
     def predictions(self, predict_id: str) -> pd.DataFrame:
         return read_predictions(self.runs["predict"][predict_id].path / "predictions.csv")

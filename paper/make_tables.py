@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         col = collect(a.results, a.grid, require_grid_cells=not a.allow_partial)
         opt = Options(split=a.split, bootstrap=a.bootstrap, seed=a.seed, proposed=a.proposed, manifest=a.manifest)
         tabs = build(col, opt)
+        if col.skipped:
+            tabs.notes["ablation"] = f"partial grid: {len(col.skipped)} missing or unfinished runs left out"
+            print("warning: --allow-partial left out:\n  - " + "\n  - ".join(col.skipped), file=sys.stderr)
         out = Path(a.out) if a.out else col.grid_dir / "paper"
         env = render.environment(col, opt, tabs)
         written = render.write_all(tabs, env, out)

@@ -195,3 +195,15 @@ def test_hb_flags_from_degradation_lists():
     flags = hb_flags(man)
     assert list(flags.index) == ["a", "b", "c", "d", "e"]
     assert list(flags) == [True, False, False, True, True]
+
+
+def test_allow_partial_keeps_complete_cells(tmp_path, capsys):
+    gd = make_results(tmp_path, grid="dev", cells=CELLS[:2])
+    (sorted((gd / "score").iterdir())[0] / "done.json").unlink()
+    args = ["--results", str(tmp_path), "--out", str(tmp_path / "o"), "--bootstrap", "20", "--no-figures"]
+    assert main(args) == 2
+    assert "--allow-partial" in capsys.readouterr().err
+    assert main(args + ["--allow-partial"]) == 0
+    cap = capsys.readouterr()
+    assert "unfinished (no done.json)" in cap.err
+    assert "partial grid: 1 missing or unfinished runs left out" in (tmp_path / "o" / "ablation.md").read_text()

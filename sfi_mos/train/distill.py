@@ -1,0 +1,265 @@
+"""Distillation stage: a frozen 16 kHz teacher teaches an SFI student at many sampling rates.
+
+Per step (paper §1.4): draw fs from ``cfg.rates``; take ``batch_size`` seeded crops of the unlabelled
+folder; resample each to fs for the student and to 16 kHz for the teacher (torchaudio); loss = MSE
+over all hidden states, truncated to the common frame count (valid frames only when clips are padded);
+RAdam, lr 1e-4, decoupled weight decay 0.01, no clipping.
+
+Exact resume: which files, crops and rate a step uses is a pure function of (seed, step); model,
+optimiser, the torch/numpy/python RNG states (dropout, WavLM's layer-drop draw) and the log go into
+``ckpt/last.pt`` every ``ckpt_every`` steps, so a killed run continues to the same final weights.
+
+``steps == 0`` is the paper's "without distillation" control (``NO_DISTILL_STEPS``): the
+teacher-initialised student is saved untrained. Outputs: ``config.json``/``env.json`` (rundir.start),
+``log.csv`` (step, sample_rate, loss), ``student.pt``, ``metrics.json``, and ``done.json`` last.
+"""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import rundir
+from ..atomic import torch_save, write_csv, write_json
+from ..errors import InputError
+from .configs import DistillConfig, TeacherSpec
+
+NO_DISTILL_STEPS = 0  # DistillConfig(steps=0): the "without distillation" control
+TEACHER_RATE = 16000
+AGREEMENT_RATES = (24000, 48000)
+MAX_EVAL_CLIPS = 8
+FINAL_LOSS_WINDOW = 10
+
+
+# --- data: a pure function of (seed, step) --------------------------------------------------------
+def batch_plan(seed: int, step: int, n_files: int, batch_size: int, rates: tuple[int, ...]) -> tuple[int, list[tuple[int, int]]]:
+    """(fs, [(file index, crop epoch)]) of ``step``: files in a fresh seeded order every epoch."""
+    fs = int(rates[np.random.default_rng([seed, step, 1]).integers(len(rates))])
+    items = []
+    for pos in range(step * batch_size, (step + 1) * batch_size):
+        epoch, k = divmod(pos, n_files)
+        order = np.random.default_rng([seed, epoch, 2]).permutation(n_files)
+        items.append((int(order[k]), epoch))
+    return fs, items
+
+
+def _resample(wav: torch.Tensor, sr: int, fs: int) -> torch.Tensor:
+    import torchaudio
+
+    return wav if sr == fs else torchaudio.functional.resample(wav, sr, fs)
+
+
+def _pad(wavs: list[torch.Tensor], device) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([w.shape[0] for w in wavs], dtype=torch.long)
+    return torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True).to(device), lengths.to(device)
+
+
+def make_batch(clips: list[tuple[np.ndarray, int]], fs: int, device) -> dict[str, torch.Tensor]:
+    """Student input at ``fs`` and teacher input at 16 kHz, each clip resampled on its own."""
+    src = [(torch.from_numpy(np.asarray(x, dtype=np.float32)), int(sr)) for x, sr in clips]
+    s_wavs, s_len = _pad([_resample(w, sr, fs) for w, sr in src], device)
+    t_wavs, t_len = _pad([_resample(w, sr, TEACHER_RATE) for w, sr in src], device)
+    return {"s_wavs": s_wavs, "s_len": s_len, "t_wavs": t_wavs, "t_len": t_len}
+
+
+# --- loss and agreement ----------------------------------------------------------------------------
+def _common(s_hidden, s_frames, t_hidden, t_frames):
+    n = min(s_hidden[0].shape[1], t_hidden[0].shape[1])
+    frames = torch.minimum(s_frames, t_frames).clamp(max=n)
+    mask = (torch.arange(n, device=frames.device)[None, :] < frames[:, None]).to(s_hidden[0].dtype)
+    return n, mask
+
+
+def distill_loss(s_hidden, s_frames, t_hidden, t_frames) -> torch.Tensor:
+    """MSE averaged over layers, valid common frames and dimensions (plain MSE when unpadded)."""
+    if len(s_hidden) != len(t_hidden):
+        raise InputError("student/teacher", f"{len(s_hidden)} vs {len(t_hidden)} hidden states")
+    n, mask = _common(s_hidden, s_frames, t_hidden, t_frames)
+    total = sum((((s[:, :n] - t[:, :n]) ** 2).mean(-1) * mask).sum() for s, t in zip(s_hidden, t_hidden))
+    return total / (mask.sum().clamp(min=1.0) * len(s_hidden))
+
+
+def cosine_agreement(s_hidden, s_frames, t_hidden, t_frames) -> float:
+    """Mean cosine similarity of student vs teacher frames over layers and valid common frames."""
+    n, mask = _common(s_hidden, s_frames, t_hidden, t_frames)
+    cos = sum((torch.nn.functional.cosine_similarity(s[:, :n], t[:, :n], dim=-1) * mask).sum()
+              for s, t in zip(s_hidden, t_hidden))
+    return float(cos / (mask.sum().clamp(min=1.0) * len(s_hidden)))
+
+
+@torch.no_grad()
+def evaluate(student, teacher, clips, rates, device) -> dict[str, dict[str, float]]:
+    """Distillation loss and cosine agreement per student rate on ``clips`` (one clip at a time)."""
+    was = student.training
+    student.eval()
+    out: dict[str, dict[str, float]] = {"loss": {}, "cosine": {}}
+    for fs in rates:
+        student.set_sample_rate(fs)
+        losses, cosines = [], []
+        for clip in clips:
+            b = make_batch([clip], fs, device)
+            t_h, t_n = teacher(b["t_wavs"], b["t_len"])
+            s_h, s_n = student(b["s_wavs"], b["s_len"])
+            losses.append(float(distill_loss(s_h, s_n, t_h, t_n)))
+            cosines.append(cosine_agreement(s_h, s_n, t_h, t_n))
+        out["loss"][str(fs)] = float(np.mean(losses))
+        out["cosine"][str(fs)] = float(np.mean(cosines))
+    student.train(was)
+    return out
+
+
+# --- RNG state as plain tensors/lists (checkpoints load with weights_only=True) ---------------------
+def _rng_state() -> dict[str, Any]:
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, py_state, py_gauss = random.getstate()
+    return {"torch": torch.get_rng_state(), "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos),
+                                                      int(has_gauss), float(gauss)],
+            "python": [version, list(py_state), py_gauss]}
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, py_state, py_gauss = state["python"]
+    random.setstate((version, tuple(py_state), py_gauss))
+
+
+def _seed_all(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+# --- the stage --------------------------------------------------------------------------------------
+def _teacher_spec(cfg: DistillConfig, run_dir: Path) -> TeacherSpec:
+    if cfg.teacher.path is None:
+        return cfg.teacher
+    return TeacherSpec(cfg.teacher.name, str(rundir.resolve_path(cfg.teacher.path, run_dir)))
+
+
+def _datasets(cfg: DistillConfig, run_dir: Path):
+    from ..data import UnlabelledAudio
+
+    if cfg.data.kind != "folder":
+        raise InputError("data.kind", f"distillation reads an unlabelled folder, got kind {cfg.data.kind!r}")
+    root = rundir.resolve_path(cfg.data.root, run_dir)
+    n_all = len(UnlabelledAudio(root, cfg.crop_seconds, cfg.seed, check_audio=False))
+    if n_all < 2:
+        raise InputError(root, f"{n_all} audio file(s): need at least 2 (one held out for agreement)")
+    frac = max(0.1, 1.0 / n_all)  # paper: random 90/10 split; at least one held-out file
+    train = UnlabelledAudio(root, cfg.crop_seconds, cfg.seed, split="train", valid_fraction=frac)
+    valid = UnlabelledAudio(root, cfg.crop_seconds, cfg.seed, split="valid", valid_fraction=frac)
+    return train, valid
+
+
+def _check(cfg: DistillConfig) -> None:
+    if cfg.steps < 0:
+        raise InputError("steps", f"must be >= 0, got {cfg.steps}")
+    if cfg.steps > 0 and (cfg.batch_size < 1 or cfg.ckpt_every < 1 or not cfg.rates):
+        raise InputError("distill config", "batch_size and ckpt_every must be >= 1 and rates non-empty")
+    if any(int(r) < 4000 for r in cfg.rates):
+        raise InputError("rates", f"sampling rates must be >= 4000 Hz, got {list(cfg.rates)}")
+
+
+def run(cfg: DistillConfig, run_dir) -> dict:
+    """Run (or resume) the distillation stage in ``run_dir``; returns the metrics."""
+    from tqdm import tqdm
+
+    from ..ssl import SFIStudent, load_teacher
+
+    _check(cfg)
+    run_dir = Path(run_dir)
+    if rundir.is_done(run_dir) and (run_dir / "metrics.json").exists():
+        return json.loads((run_dir / "metrics.json").read_text())
+    rundir.start(run_dir, cfg)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    teacher = load_teacher(_teacher_spec(cfg, run_dir)).to(device)
+    train_set, valid_set = _datasets(cfg, run_dir)
+    eval_clips = [valid_set.crop(i) for i in range(min(len(valid_set), MAX_EVAL_CLIPS))]
+    eval_rates = sorted(set(int(r) for r in cfg.rates) | set(AGREEMENT_RATES))
+
+    ckpt_path = run_dir / "ckpt" / "last.pt"
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True) if ckpt_path.exists() else None
+    if ckpt is None:
+        student = SFIStudent.from_teacher(teacher, cfg.sfi, cfg.init, cfg.fit_steps, cfg.seed).to(device)
+        before = evaluate(student, teacher, eval_clips, eval_rates, device)
+        step, log = 0, []
+    else:
+        student = SFIStudent(teacher.arch, cfg.sfi).to(device)
+        student.load_state_dict(ckpt["student"])
+        student.info = dict(ckpt["info"])
+        before, step, log = ckpt["before"], int(ckpt["step"]), list(ckpt["log"])
+
+    opt = torch.optim.RAdam(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                            decoupled_weight_decay=True)
+    if ckpt is None:
+        _seed_all(cfg.seed)
+    else:
+        opt.load_state_dict(ckpt["optimizer"])
+        _set_rng_state(ckpt["rng"])
+
+    def save_ckpt(at: int) -> None:
+        torch_save(ckpt_path, {"step": at, "student": student.state_dict(), "optimizer": opt.state_dict(),
+                               "rng": _rng_state(), "log": log, "before": before, "info": student.info})
+        write_csv(run_dir / "log.csv", _log_frame(log))
+
+    student.train()
+    teacher.eval()
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"distill {run_dir.name}", dynamic_ncols=True)
+    while step < cfg.steps:
+        fs, items = batch_plan(cfg.seed, step, len(train_set), cfg.batch_size, tuple(cfg.rates))
+        batch = make_batch([train_set.crop(i, epoch) for i, epoch in items], fs, device)
+        with torch.no_grad():
+            t_h, t_n = teacher(batch["t_wavs"], batch["t_len"])
+        student.set_sample_rate(fs)
+        s_h, s_n = student(batch["s_wavs"], batch["s_len"])
+        loss = distill_loss(s_h, s_n, t_h, t_n)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        value = loss.detach().item()
+        log.append({"step": step, "sample_rate": fs, "loss": value})
+        step += 1
+        bar.update(1)
+        bar.set_postfix(fs=fs, loss=f"{value:.4f}")
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            save_ckpt(step)
+    bar.close()
+
+    after = evaluate(student, teacher, eval_clips, eval_rates, device) if cfg.steps > 0 else before
+    student.set_sample_rate(TEACHER_RATE)
+    student.cpu().save(run_dir / "student.pt")
+    metrics = _metrics(cfg, student.info, log, before, after, len(train_set), len(eval_clips))
+    write_json(run_dir / "metrics.json", metrics)
+    if cfg.steps == 0:
+        write_csv(run_dir / "log.csv", _log_frame(log))
+    rundir.finish(run_dir, {"steps": cfg.steps})
+    return metrics
+
+
+def _log_frame(log: list[dict]):
+    import pandas as pd
+
+    return pd.DataFrame(log, columns=["step", "sample_rate", "loss"])
+
+
+def _metrics(cfg, info, log, before, after, n_train, n_eval) -> dict[str, Any]:
+    last: dict[str, list[float]] = {}
+    for row in log:
+        last.setdefault(str(row["sample_rate"]), []).append(row["loss"])
+    last = {k: v[-FINAL_LOSS_WINDOW:] for k, v in last.items()}  # the last few steps at each rate
+    return {
+        "control": "no_distillation" if cfg.steps == NO_DISTILL_STEPS else "distilled",
+        "init": cfg.init, "steps": cfg.steps,
+        "fit_rel_error": info.get("fit_rel_error"),
+        "final_train_loss_per_rate": {k: float(np.mean(v)) for k, v in sorted(last.items())},
+        "heldout_loss_before": before["loss"], "heldout_loss_after": after["loss"],
+        "agreement_before": before["cosine"], "agreement_after": after["cosine"],
+        "agreement_rates": [str(r) for r in AGREEMENT_RATES],
+        "n_train_files": n_train, "n_eval_clips": n_eval,
+    }

@@ -21,6 +21,7 @@ import soundfile as sf
 from sfi_mos.atomic import atomic_path, write_csv, write_text
 
 from . import labels
+from .degrade import CATALOGUE
 from .plan import TRACK3_PREFIX, RATE_TAGS, Clip, hexid, rng_for
 
 BVCC_RATINGS_PER_CLIP = 8  # BVCC has 8 ratings per utterance
@@ -120,6 +121,8 @@ def write_manifest_csv(path: Path, clips: list[Clip], rendered: dict, version: s
             "method": c.method, "split": c.split, "sample_rate": c.fs, "sentence": f"harvard_{c.sentence:03d}",
             "speaker": c.speaker, "duration_s": round(r.duration_s, 4),
             "degradations": json.dumps([d for d, _ in degs]), "severities": json.dumps([round(s, 4) for _, s in degs]),
+            # True when every degradation lives above 8 kHz only (a 16 kHz model cannot see it)
+            "hb_only": bool(degs) and all(CATALOGUE[d].hb_only for d, _ in degs),
             "effective_bandwidth_hz": round(r.b_eff, 1), "prior": r.prior,
             "mos_single": round(r.mos_single, 6), "mos_mixed": round(r.mos_mixed, 6),
             "source_engine": r.engine, "generator_version": version,

@@ -94,4 +94,5 @@ class Renderer:
         if peak > 0.99:  # rare with -26 dBFS speech; scaling keeps the clip undistorted
             x = x * (0.99 / peak)
         single, mixed = labels.latent_mos(prior, degs, b_eff, c.fs)
+        x = np.ascontiguousarray(x)
         return Rendered(x, len(x) / c.fs, float(b_eff), prior, engine, single, mixed)

@@ -137,7 +137,7 @@ def _kind(sym: str) -> str:
 
 def segments(text: str, tier: Tier, speaker: Speaker, rng: np.random.Generator,
              max_seconds: float) -> list[tuple[str, float]]:
-    """(symbol, duration s) list, cut at the last word boundary before ``max_seconds``."""
+    """(symbol, duration s) list of at most ``max_seconds``, cut at a word boundary when possible."""
     syms = _letters(text)
     durs = []
     for k, s in enumerate(syms):
@@ -158,7 +158,8 @@ def segments(text: str, tier: Tier, speaker: Speaker, rng: np.random.Generator,
             last_cut = len(out)
     else:
         last_cut = len(out)
-    out = out[:last_cut]
+    if sum(d for _, d in out[:last_cut]) >= 0.85 * (max_seconds - 0.2):
+        out = out[:last_cut]  # end on a word boundary unless that loses too much length
     while out and out[-1][0] in "_.":
         out.pop()
     out.append((".", 0.1))

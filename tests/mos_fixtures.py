@@ -62,12 +62,15 @@ def finetune_cfg(world: World, kind: str = "sfi", **kw) -> MOSTrainConfig:
     return MOSTrainConfig(**base)
 
 
-def run_stage_subprocess(cfg: MOSTrainConfig, run_dir: Path) -> subprocess.Popen:
-    """Start the MOS stage in a child process (single thread, like the in-process tests)."""
+def run_stage_subprocess(cfg: MOSTrainConfig, run_dir: Path, log: Path) -> subprocess.Popen:
+    """Start the MOS stage in a child process (single thread, like the in-process tests).
+
+    stderr (tqdm) goes to ``log``, not a pipe: a full pipe would stall the child."""
     code = ("import json, sys, torch; torch.set_num_threads(1)\n"
             "from sfi_mos.config import from_dict\n"
             "from sfi_mos.train.configs import MOSTrainConfig\n"
             "from sfi_mos.train.mos_stage import run\n"
             "run(from_dict(MOSTrainConfig, json.loads(sys.argv[1])), sys.argv[2])\n")
-    return subprocess.Popen([sys.executable, "-c", code, json.dumps(to_dict(cfg)), str(run_dir)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(log, "wb") as err:
+        return subprocess.Popen([sys.executable, "-c", code, json.dumps(to_dict(cfg)), str(run_dir)], cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=err)

@@ -66,25 +66,33 @@ def test_resume_after_kill_equals_uninterrupted(mos_world, sfi_run, tmp_path):
     ref_dir, ref = sfi_run
     cfg = finetune_cfg(mos_world, max_epochs=4)
     run_dir = tmp_path / "killed"
-    proc = run_stage_subprocess(cfg, run_dir)
+    log = tmp_path / "killed.log"
+    proc = run_stage_subprocess(cfg, run_dir, log)
     last = run_dir / "ckpt" / "last.pt"
+
+    def mid_epoch_state():
+        try:
+            st = torch.load(last, weights_only=False)["state"]
+        except Exception:  # noqa: BLE001  (not there yet)
+            return None
+        return st if st["epoch"] >= 1 and st["batch"] > 0 else None  # mid-epoch, after a validation
+
     deadline = time.time() + 240
     state = None
-    while time.time() < deadline and proc.poll() is None:
-        if last.exists():
-            try:
-                state = torch.load(last, weights_only=False)["state"]
-            except Exception:  # noqa: BLE001  (replaced while reading)
-                state = None
-            if state and state["epoch"] >= 1 and state["batch"] > 0:
-                break  # mid-epoch, after at least one validation
-        time.sleep(0.05)
-    assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+    while time.time() < deadline and proc.poll() is None and state is None:
+        if mid_epoch_state():
+            proc.send_signal(signal.SIGSTOP)  # freeze, then confirm the checkpoint on disk is still mid-epoch
+            state = mid_epoch_state()
+            if state is None:
+                proc.send_signal(signal.SIGCONT)
+        time.sleep(0.02)
+    assert state is not None and proc.poll() is None, log.read_text(errors="replace")[-2000:]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (run_dir / "done.json").exists()
-    assert state["batch"] > 0
     resumed = run(cfg, run_dir)
+    assert resumed["resumed_from"] == [{k: state[k] for k in ("epoch", "batch", "step")}]
+    assert ref["resumed_from"] == []
     for key in ("best_epoch", "best_val_loss", "steps", "history", "val"):
         assert resumed[key] == ref[key], key
     a = pd.read_csv(ref_dir / "predictions.csv")

@@ -1,6 +1,8 @@
 """Unit tests of the MOS head, listener grouping, batching and folds (fake backbone, no corpus)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -124,3 +126,34 @@ def test_folds_grouped_stratified_deterministic():
     assert not f.fold.equals(assign_folds(ratings, 7, seed=1).fold)
     counts = f.groupby(["fold", "sample_rate"]).size().unstack()
     assert (counts[16000] == 3).all() and (counts[24000] == 2).all() and (counts[48000] == 4).all()
+
+
+def test_stage_rejects_bad_settings(tmp_path):
+    from sfi_mos.errors import InputError
+    from sfi_mos.train.configs import MOSTrainConfig
+    from sfi_mos.train.mos_stage import run
+
+    for bad in (dict(stage="train"), dict(grad_accum=0), dict(batch_size=0), dict(max_seconds=0.01)):
+        with pytest.raises(InputError):
+            run(MOSTrainConfig(**bad), tmp_path / "r")
+
+
+def test_cli_inputs_and_model_split(tmp_path):
+    from sfi_mos.errors import InputError
+    from sfi_mos.predict.__main__ import split_models
+    from sfi_mos.predict.inputs import collect
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "best.pt").write_bytes(b"x")
+    assert split_models([str(run_dir), "a.wav", "d"], ["b.wav"]) == ([str(run_dir)], ["a.wav", "d", "b.wav"])
+    d = tmp_path / "audio" / "sub"
+    d.mkdir(parents=True)
+    for name in ("b.wav", "a.WAV", "notes.md"):
+        (d / name).write_bytes(b"")
+    lst = tmp_path / "files.txt"
+    lst.write_text("# comment\naudio/sub/b.wav\n\n/abs/x.wav\n")
+    got = collect([str(tmp_path / "audio"), str(lst), "plain.wav"])
+    assert got == [d / "a.WAV", d / "b.wav", tmp_path / "audio/sub/b.wav", Path("/abs/x.wav"), Path("plain.wav")]
+    with pytest.raises(InputError, match="no audio"):
+        collect([str(run_dir)])

@@ -126,11 +126,22 @@ def _save_last(path: Path, model, opt, state: dict) -> None:
                       "state": state})
 
 
+def _check(cfg: MOSTrainConfig) -> None:
+    if cfg.stage not in ("pretrain", "finetune"):
+        raise InputError("stage", f"unknown MOS stage {cfg.stage!r}")
+    for name in ("max_epochs", "batch_size", "grad_accum"):
+        if getattr(cfg, name) < 1:
+            raise InputError(name, f"must be >= 1, got {getattr(cfg, name)}")
+    if cfg.lr <= 0 or cfg.clip <= 0:
+        raise InputError("lr/clip", f"must be > 0, got lr={cfg.lr}, clip={cfg.clip}")
+    if cfg.max_seconds is not None and cfg.max_seconds <= 0.025:
+        raise InputError("max_seconds", f"crop of {cfg.max_seconds} s is shorter than the receptive field")
+
+
 def run(cfg: MOSTrainConfig, run_dir) -> dict:
     import schedulefree
 
-    if cfg.stage not in ("pretrain", "finetune"):
-        raise InputError("stage", f"unknown MOS stage {cfg.stage!r}")
+    _check(cfg)
     run_dir = rundir.start(run_dir, cfg)
     device = device_for()
     torch.manual_seed(cfg.seed)
@@ -157,6 +168,7 @@ def run(cfg: MOSTrainConfig, run_dir) -> dict:
         opt.load_state_dict(blob["optimizer"])
         _set_rng_state(blob["rng"])
         state = blob["state"]
+        state.setdefault("resumes", []).append({k: state[k] for k in ("epoch", "batch", "step")})
     cache: dict = {}
 
     for epoch in range(state["epoch"], cfg.max_epochs):
@@ -203,7 +215,8 @@ def run(cfg: MOSTrainConfig, run_dir) -> dict:
     metrics = {"stage": cfg.stage, "fold": cfg.fold, "best_epoch": state["best_epoch"],
                "best_val_loss": state["best_loss"], "steps": state["step"], "n_train_utts": len(train_items),
                "n_val_utts": len(val_items), "n_train_ratings": sum(len(u.ratings) for u in train_items),
-               "val": score(preds), "history": state["history"], **init_info}
+               "val": score(preds), "history": state["history"], "resumed_from": state.get("resumes", []),
+               **init_info}
     from ..metrics import save_json, to_jsonable
 
     save_json(run_dir / "metrics.json", metrics)  # NaN (e.g. SRCC of a constant) becomes null

@@ -68,6 +68,8 @@ class MOSTrainConfig:
     fold: int | None = 0  # which fold is validation; None = use the corpus's own dev split
     seed: int = 0
     max_epochs: int = 50
+    # a batch is ``batch_size`` utterances, each with ALL its ratings (listener grouping): on Track 3
+    # (10 ratings/clip) the paper's 1 rating x 24 accumulation is about batch_size 1 x grad_accum 2-3
     batch_size: int = 1
     grad_accum: int = 24
     lr: float = 1e-4

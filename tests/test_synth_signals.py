@@ -165,3 +165,16 @@ def test_unseen_rates_load_through_reader(tmp_path):
     man = pd.read_csv(root / "manifest.csv")
     hb = man[(man["corpus"] == "track3") & man["hb_only"]]
     assert len(hb) and (hb["sample_rate"] > 16000).all()
+
+
+@pytest.mark.skipif(not tts.available(), reason="no Debian TTS engine installed (espeak-ng/flite/festival)")
+def test_auto_voices_use_installed_engines(tmp_path):
+    a = generate(tmp_path / "a", size="tiny", seed=0, voices="auto")
+    meta = __import__("json").loads((a / "manifest.json").read_text())
+    assert meta["voices"] == "auto" and len(meta["voices_used"]) > 1
+    man = pd.read_csv(a / "manifest.csv")
+    engines = set(man.loc[man["method"].isin(["tts", "ttsSR"]), "source_engine"])
+    assert engines <= {v.name for v in tts.available()} and engines
+    assert set(man.loc[man["method"] == "natural", "source_engine"]) == {"builtin"}
+    b = generate(tmp_path / "b", size="tiny", seed=0, voices="auto")
+    assert __import__("json").loads((b / "manifest.json").read_text())["content_hash"] == meta["content_hash"]

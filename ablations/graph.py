@@ -1,0 +1,123 @@
+"""Cells → a deduplicated stage graph: distill → pretrain → finetune (per fold) → predict → score.
+
+Every node is one stage config; its run id is ``config_hash({"stage": name, "config": cfg})``.
+Parents are referenced inside the child's config by their relative run directory
+(``distill/<id>``, ``pretrain/<id>``, ``finetune/<id>``), so a changed parent re-keys all of its
+children, and two cells that need the same stage config share one node (one run).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sfi_mos.config import config_hash, to_dict
+from sfi_mos.train.configs import BackboneSpec, DataSpec, TeacherSpec
+
+from .grid import STAGE_ORDER, Cell, Grid
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Resolved inputs of a grid: corpora (with fingerprints) and teacher specs per factor name."""
+
+    track3: DataSpec
+    bvcc: DataSpec
+    unlabelled: DataSpec
+    teachers: dict[str, TeacherSpec]
+
+
+@dataclass
+class Node:
+    stage: str
+    config: Any
+    run_id: str
+    parents: tuple[str, ...]  # relative run dirs ("distill/<id>", ...)
+    cells: list[str] = field(default_factory=list)
+
+    @property
+    def rel(self) -> str:
+        return f"{self.stage}/{self.run_id}"
+
+
+def run_id(stage: str, cfg: Any) -> str:
+    return config_hash({"stage": stage, "config": to_dict(cfg)})
+
+
+def cell_stages(grid: Grid, cell: Cell, inputs: Inputs) -> list[tuple[str, Any, tuple[str, ...]]]:
+    """The (stage, config, parent dirs) this one cell needs, in dependency order, not deduplicated."""
+    out: list[tuple[str, Any, tuple[str, ...]]] = []
+
+    def add(stage: str, cfg: Any, parents: tuple[str, ...]) -> str:
+        out.append((stage, cfg, parents))
+        return f"{stage}/{run_id(stage, cfg)}"
+
+    teacher = inputs.teachers[cell.teacher]
+    if cell.variant == "sfi":
+        dcfg = replace(grid.distill, teacher=teacher, data=inputs.unlabelled, seed=grid.base_seed,
+                       sfi=replace(grid.distill.sfi, stride_policy=cell.policy),
+                       steps=grid.distill.steps if cell.distill else 0)
+        student = add("distill", dcfg, ())
+        backbone = BackboneSpec(kind="sfi", student_run=student, teacher=teacher,
+                                features=grid.finetune.backbone.features)
+        base = (student,)
+    else:
+        backbone = BackboneSpec(kind=cell.variant, student_run=None, teacher=teacher,
+                                features=grid.finetune.backbone.features)
+        base = ()
+    init, ft_parents = None, base
+    if cell.pretrain:
+        pcfg = replace(grid.pretrain, stage="pretrain", backbone=backbone, data=inputs.bvcc, init_run=None,
+                       fold=None, seed=grid.base_seed)
+        init = add("pretrain", pcfg, base)
+        ft_parents = (init,)
+    folds = []
+    for fold in range(grid.folds):
+        fcfg = replace(grid.finetune, stage="finetune", backbone=backbone, data=inputs.track3, init_run=init,
+                       n_folds=grid.folds, fold=fold, seed=cell.seed)
+        folds.append(add("finetune", fcfg, ft_parents))
+    pred = add("predict", replace(grid.predict, runs=tuple(folds), data=inputs.track3), tuple(folds))
+    add("score", replace(grid.score, predict_run=pred, data=inputs.track3, seed=grid.base_seed), (pred,))
+    return out
+
+
+@dataclass
+class Graph:
+    grid: str
+    nodes: dict[str, Node]  # rel dir -> node, in topological order
+    cell_scores: dict[str, str]  # cell name -> its score node
+
+    def by_stage(self) -> dict[str, list[Node]]:
+        out: dict[str, list[Node]] = {s: [] for s in STAGE_ORDER}
+        for n in self.nodes.values():
+            out[n.stage].append(n)
+        return out
+
+    def waves(self) -> list[list[Node]]:
+        """Topological waves: every node's parents are in an earlier wave."""
+        depth: dict[str, int] = {}
+        for rel, n in self.nodes.items():  # insertion order is topological
+            depth[rel] = 1 + max((depth[p] for p in n.parents), default=-1)
+        out: list[list[Node]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+        for rel, d in depth.items():
+            out[d].append(self.nodes[rel])
+        return out
+
+    def descendants(self, rel: str) -> set[str]:
+        out: set[str] = set()
+        for r, n in self.nodes.items():  # topological order: parents seen before children
+            if rel in n.parents or out.intersection(n.parents):
+                out.add(r)
+        return out
+
+
+def build(grid: Grid, inputs: Inputs) -> Graph:
+    nodes: dict[str, Node] = {}
+    scores: dict[str, str] = {}
+    for cell in grid.cells:
+        for stage, cfg, parents in cell_stages(grid, cell, inputs):
+            node = Node(stage, cfg, run_id(stage, cfg), parents)
+            node = nodes.setdefault(node.rel, node)
+            if cell.name not in node.cells:
+                node.cells.append(cell.name)
+        scores[cell.name] = node.rel
+    return Graph(grid.name, nodes, scores)

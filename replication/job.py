@@ -1,0 +1,75 @@
+"""The callable every stage job runs: lock the run dir, skip if done, run the stage, record failure.
+
+It is a ``submitit.helpers.Checkpointable``: on preemption (USR2) or timeout submitit pickles it
+again and requeues it; the stage itself resumes from ``run_dir/ckpt/``. Nothing here knows about
+grids: a job is (stage name, resolved config dict, run dir).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import submitit
+
+from sfi_mos.atomic import write_json
+from sfi_mos.config import from_dict
+from sfi_mos.rundir import DONE, is_done
+from sfi_mos.train import STAGES
+
+from . import registry
+from .lock import run_lock
+
+FAILED = "failed.json"
+
+
+class StageJob(submitit.helpers.Checkpointable):
+    def __init__(self, stage: str, config: dict, run_dir: str, threads: int | None = None):
+        self.stage = stage
+        self.config = config
+        self.run_dir = str(run_dir)
+        self.threads = threads
+
+    def __repr__(self) -> str:  # shows up in submitit logs
+        return f"StageJob({self.stage}, {Path(self.run_dir).name})"
+
+    def __call__(self) -> dict[str, Any]:
+        run_dir = Path(self.run_dir)
+        if self.threads:
+            os.environ.setdefault("OMP_NUM_THREADS", str(self.threads))
+        lock = run_lock(run_dir)
+        lock.acquire()  # a second submission of the same run waits here, then finds it done
+        try:
+            if is_done(run_dir):
+                return {"run_dir": self.run_dir, "executed": False}
+            (run_dir / FAILED).unlink(missing_ok=True)
+            cfg = from_dict(STAGES[self.stage][0], self.config)
+            fn = registry.load(registry.stage_path(self.stage))
+            if self.threads and "torch" in sys.modules:
+                sys.modules["torch"].set_num_threads(self.threads)
+            fn(cfg, run_dir)
+            if not is_done(run_dir):
+                raise RuntimeError(f"stage {self.stage} returned without writing {DONE} in {run_dir}")
+            return {"run_dir": self.run_dir, "executed": True}
+        except Exception as e:
+            write_json(run_dir / FAILED, failure_record(self.stage, e))
+            raise
+        finally:
+            lock.release()
+
+
+def failure_record(stage: str, e: BaseException) -> dict[str, Any]:
+    rec: dict[str, Any] = {"stage": stage, "error": f"{type(e).__name__}: {e}",
+                           "traceback": traceback.format_exc(), "host": socket.gethostname(),
+                           "pid": os.getpid(), "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    try:
+        env = submitit.JobEnvironment()
+        rec["job_id"] = env.job_id
+        rec["stdout"], rec["stderr"] = str(env.paths.stdout), str(env.paths.stderr)
+    except Exception:  # not inside a submitit job (stage run by hand)
+        pass
+    return rec

@@ -1,0 +1,128 @@
+"""Turn the stage graph into submitit jobs: ``local``/``debug`` in topological waves, ``slurm`` at once.
+
+local  submitit LocalExecutor (one subprocess per run). It has no job dependencies, so stages run
+       in waves: submit a wave (at most --max-parallel at a time), wait, go on with the next.
+debug  submitit DebugExecutor: every run in this process, one after another (breakpoints work).
+slurm  everything in one go: one job array per (stage, parent jobs) group — the folds×seeds of a
+       cell share their parents, so they form one array — and ``afterok`` dependencies on the parent
+       jobs; ``--kill-on-invalid-dep`` makes Slurm cancel the dependents of a failed job.
+
+Every run is a ``StageJob`` (Checkpointable): preemption/timeout requeues it and the stage resumes
+from its run directory. Runs that are done are never submitted; the per-run lock makes sure a run is
+executed by one process even if two run_all submitted it.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import submitit
+
+from ablations.graph import Graph, Node
+from ablations.grid import Grid
+from sfi_mos.config import to_dict
+
+from . import manifest, profiles
+from .job import StageJob
+from .lock import Lock
+from .state import run_states, slurm_states
+
+Report = Callable[[dict[str, str]], None]
+
+
+def stage_job(node: Node, grid_dir: Path, threads: int | None) -> StageJob:
+    return StageJob(node.stage, to_dict(node.config), str(grid_dir / node.rel), threads)
+
+
+def _entry(job: Any, node: Node, cluster: str) -> dict[str, Any]:
+    return {"stage": node.stage, "job_id": str(job.job_id), "cluster": cluster, "cells": node.cells,
+            "stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr)}
+
+
+def run_waves(graph: Graph, grid: Grid, grid_dir: Path, cluster: str, max_parallel: int,
+              threads: int | None, report: Report) -> dict[str, str]:
+    """local/debug: run the graph wave by wave; returns the final states."""
+    logs = grid_dir / "logs" / "%j"
+    for wave in graph.waves():
+        states = run_states(graph, grid_dir, manifest.read(grid_dir))
+        # "running" = locked by another run_all: submit anyway, the job waits for it and then returns
+        queue = [n for n in wave if states[n.rel] in ("missing", "failed", "running")]
+        active: dict[str, Any] = {}
+        while queue or active:
+            while queue and len(active) < max_parallel:
+                node = queue.pop(0)
+                ex = submitit.AutoExecutor(folder=logs, cluster=cluster)
+                ex.update_parameters(timeout_min=int(grid.timeout_min[node.stage]), name=f"sfi-mos-{node.stage}")
+                job = ex.submit(stage_job(node, grid_dir, threads))
+                manifest.record(grid_dir, graph.grid, {node.rel: _entry(job, node, cluster)})
+                if cluster == "debug":
+                    job.exception()  # runs it now, in-process; exception() skips submitit's pdb.post_mortem
+                active[node.rel] = job
+            for rel, job in list(active.items()):
+                if job.done():
+                    del active[rel]
+            report(run_states(graph, grid_dir, manifest.read(grid_dir)))
+            if active:
+                time.sleep(0.5)
+    return run_states(graph, grid_dir, manifest.read(grid_dir))
+
+
+def submit_slurm(graph: Graph, grid: Grid, grid_dir: Path, profile: dict[str, Any],
+                 max_parallel: int | None, threads: int | None) -> tuple[int, int]:
+    """Submit every run that is not done/queued/running; returns (jobs submitted, arrays submitted)."""
+    logs = grid_dir / "logs" / "%j"
+    with Lock(grid_dir / ".submit.lock"):  # two run_all never submit the same run twice
+        runs = manifest.read(grid_dir)
+        sched = slurm_states({e["job_id"] for e in runs.values() if e.get("cluster") == "slurm"})
+        states = run_states(graph, grid_dir, runs, sched)
+        job_of = {rel: runs[rel]["job_id"] for rel, st in states.items() if st in ("queued", "running")
+                  and rel in runs}
+        n_jobs = n_arrays = 0
+        for wave in graph.waves():
+            groups: dict[tuple[str, tuple[str, ...]], list[Node]] = {}
+            for node in wave:
+                if states[node.rel] not in ("missing", "failed"):
+                    continue
+                deps, ok = [], True
+                for p in node.parents:
+                    if states[p] == "done":
+                        continue
+                    if p not in job_of:  # parent failed/blocked, or held by a non-Slurm process
+                        ok = False
+                        break
+                    deps.append(job_of[p])
+                if ok:
+                    groups.setdefault((node.stage, tuple(sorted(set(deps)))), []).append(node)
+            for (stage, deps), nodes in groups.items():
+                params = profiles.stage_params(profile, stage, grid.timeout_min[stage])
+                if max_parallel:
+                    params["slurm_array_parallelism"] = min(params["slurm_array_parallelism"], max_parallel)
+                extra = params.pop("slurm_additional_parameters")
+                extra["kill_on_invalid_dep"] = "yes"
+                if deps:
+                    extra["dependency"] = "afterok:" + ":".join(deps)
+                ex = submitit.AutoExecutor(folder=logs, cluster="slurm")
+                ex.update_parameters(**params, slurm_additional_parameters=extra)
+                with ex.batch():
+                    jobs = [ex.submit(stage_job(n, grid_dir, threads)) for n in nodes]
+                entries = {}
+                for node, job in zip(nodes, jobs):
+                    job_of[node.rel] = str(job.job_id)
+                    entries[node.rel] = _entry(job, node, "slurm")
+                manifest.record(grid_dir, graph.grid, entries)
+                n_jobs += len(jobs)
+                n_arrays += len(jobs) > 1
+    return n_jobs, n_arrays
+
+
+def follow_slurm(graph: Graph, grid_dir: Path, report: Report, poll_s: float = 2.0) -> dict[str, str]:
+    """Poll run dirs + the scheduler until nothing is queued or running; returns the final states."""
+    while True:
+        runs = manifest.read(grid_dir)
+        sched = slurm_states({e["job_id"] for e in runs.values() if e.get("cluster") == "slurm"})
+        states = run_states(graph, grid_dir, runs, sched)
+        report(states)
+        if not any(st in ("queued", "running") for st in states.values()):
+            return states
+        time.sleep(poll_s)

@@ -1,0 +1,84 @@
+"""Live progress (tqdm) and the printed views of a stage graph: dry run, final report."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ablations.graph import Graph
+
+from .state import STATES, counts, failure
+
+
+class Progress:
+    """One tqdm bar over all runs; the postfix shows done/running/failed per stage."""
+
+    def __init__(self, graph: Graph, enabled: bool = True):
+        self.graph = graph
+        self.bar = tqdm(total=len(graph.nodes), desc=graph.grid, unit="run", file=sys.stderr,
+                        disable=not enabled, dynamic_ncols=True, mininterval=1.0)
+        self._last = ""
+
+    def __call__(self, states: dict[str, str]) -> None:
+        c = counts(self.graph, states)
+        self.bar.n = sum(st == "done" for st in states.values())
+        parts = []
+        for stage, cc in c.items():
+            s = f"{stage} {cc['done']}/{sum(cc.values())}"
+            busy = cc["running"] + cc["queued"]
+            s += f" ▶{busy}" if busy else ""
+            s += f" ✗{cc['failed']}" if cc["failed"] else ""
+            parts.append(s)
+        text = " | ".join(parts)
+        if text != self._last:  # redraw on change only (quiet logs when not a terminal)
+            self._last = text
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def table(graph: Graph, states: dict[str, str]) -> str:
+    """Counts per stage and state; 'submit' = what a run would (re)submit (missing + failed)."""
+    cols = ("total", "done", "running", "queued", "failed", "blocked", "submit")
+    lines = [f"{'stage':<10}" + "".join(f"{c:>9}" for c in cols)]
+    totals = dict.fromkeys(cols, 0)
+    for stage, c in counts(graph, states).items():
+        row = {"total": sum(c.values()), **{s: c[s] for s in STATES if s in cols},
+               "submit": c["missing"] + c["failed"]}
+        for k in cols:
+            totals[k] += row[k]
+        lines.append(f"{stage:<10}" + "".join(f"{row[k]:>9}" for k in cols))
+    lines.append(f"{'all':<10}" + "".join(f"{totals[k]:>9}" for k in cols))
+    return "\n".join(lines)
+
+
+def dry_run(graph: Graph, states: dict[str, str], grid_dir: Path) -> str:
+    out = [f"grid {graph.grid}: {len(graph.cell_scores)} cells, {len(graph.nodes)} runs under {grid_dir}",
+           table(graph, states), ""]
+    for rel, node in graph.nodes.items():
+        st = states[rel]
+        action = "would submit" if st in ("missing", "failed") else st
+        out.append(f"  {rel:<24} {action:<13} cells={','.join(node.cells[:3])}"
+                   + (f",+{len(node.cells) - 3}" if len(node.cells) > 3 else ""))
+    return "\n".join(out)
+
+
+def report(graph: Graph, states: dict[str, str], grid_dir: Path, runs: dict[str, Any]) -> str:
+    out = [table(graph, states)]
+    failed = [rel for rel, st in states.items() if st == "failed"]
+    if failed:
+        out.append(f"\n{len(failed)} failed run(s):")
+        out += [failure(grid_dir, rel, runs) for rel in failed]
+    blocked = [rel for rel, st in states.items() if st == "blocked"]
+    if blocked:
+        out.append(f"{len(blocked)} run(s) not run because a parent failed: " + ", ".join(blocked))
+    missing = [rel for rel, st in states.items() if st == "missing"]
+    if missing:
+        out.append(f"{len(missing)} run(s) not finished (interrupted or not submitted): " + ", ".join(missing))
+    if failed or blocked or missing:
+        out.append("Rerun the same command to resubmit only these runs (finished runs are kept).")
+    return "\n".join(out)

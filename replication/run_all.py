@@ -1,0 +1,94 @@
+"""Front door: ``python -m replication.run_all`` runs an ablation grid end to end.
+
+With no arguments it runs the embedded ``default`` grid (tiny models, synthetic corpus) on this
+machine. Rerunning the same command skips every finished run and resubmits only what is missing or
+failed; ``--dry-run`` shows exactly that without submitting anything.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from ablations import graph as graph_mod
+from ablations import grid as grid_mod
+from sfi_mos.errors import InputError
+
+from . import inputs, launcher, manifest, monitor, profiles, summary
+from .state import run_states, slurm_states
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m replication.run_all", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--grid", default="default", choices=sorted(grid_mod.GRIDS))
+    ap.add_argument("--cluster", default="local", choices=("local", "debug", "slurm"))
+    ap.add_argument("--data", default="synthetic",
+                    help="'synthetic' (generated under results/<grid>/data) or track3=PATH,bvcc=PATH,unlabelled=PATH")
+    ap.add_argument("--results", default="results", help="results root (default ./results)")
+    ap.add_argument("--profile", default=None, help="Slurm profile slurm/<NAME>.toml (or a .toml path)")
+    ap.add_argument("--dry-run", action="store_true", help="print the stage graph and what would run; submit nothing")
+    ap.add_argument("--only", default=None, help="comma-separated cell names or globs, e.g. 'sfi-hubert-*'")
+    ap.add_argument("--max-parallel", type=int, default=None,
+                    help="local: concurrent runs (default 2); slurm: array parallelism")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores / parallel runs)")
+    ap.add_argument("--wait", action=argparse.BooleanOptionalAction, default=None,
+                    help="follow progress until all runs end (default: on; slurm can --no-wait)")
+    ap.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return _main(args)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _main(args: argparse.Namespace) -> int:
+    t0 = time.monotonic()
+    full = grid_mod.get(args.grid)
+    grid = full.select(args.only)
+    grid_dir = Path(args.results).resolve() / grid.name
+    profile = profiles.load(args.profile) if args.cluster == "slurm" or args.profile else None
+    ins = inputs.resolve(grid, grid_dir, args.data)
+    graph = graph_mod.build(grid, ins)
+    runs = manifest.read(grid_dir)
+    sched = slurm_states({e["job_id"] for e in runs.values() if e.get("cluster") == "slurm"}) \
+        if args.cluster == "slurm" else {}
+    states = run_states(graph, grid_dir, runs, sched)
+    if args.dry_run:
+        print(monitor.dry_run(graph, states, grid_dir))
+        return 0
+
+    wait = args.wait if args.wait is not None else True
+    parallel = args.max_parallel or (2 if args.cluster == "local" else 1)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // parallel) if args.cluster != "slurm" else args.threads
+    progress = monitor.Progress(graph, enabled=not args.no_progress)
+    if args.cluster in ("local", "debug"):
+        if args.wait is False:
+            print("note: --no-wait applies to --cluster slurm; local runs are driven wave by wave", file=sys.stderr)
+        states = launcher.run_waves(graph, grid, grid_dir, args.cluster, parallel, threads, progress)
+    else:
+        n_jobs, n_arrays = launcher.submit_slurm(graph, grid, grid_dir, profile, args.max_parallel, threads)
+        print(f"submitted {n_jobs} Slurm job(s) ({n_arrays} array(s)); manifest: {grid_dir / manifest.NAME}",
+              file=sys.stderr)
+        if not wait:
+            progress.close()
+            print(f"follow with: python -m replication.run_all --grid {args.grid} --cluster slurm "
+                  f"--results {args.results} --dry-run  (or rerun with --wait)")
+            return 0
+        states = launcher.follow_slurm(graph, grid_dir, progress)
+    progress.close()
+    path = summary.write(full, graph_mod.build(full, ins) if grid is not full else graph, grid_dir)
+    print(monitor.report(graph, states, grid_dir, manifest.read(grid_dir)))
+    print(f"summary: {path}   ({time.monotonic() - t0:.1f} s)")
+    return 0 if all(st == "done" for st in states.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

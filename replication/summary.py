@@ -1,0 +1,50 @@
+"""``results/<grid>/summary.csv``: one row per cell, derived from run dirs (config.json, metrics.json)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ablations.graph import Graph
+from ablations.grid import Grid
+from sfi_mos.atomic import write_csv
+from sfi_mos.rundir import is_done
+
+
+def flatten(d: Any, prefix: str = "") -> dict[str, float]:
+    """Numeric leaves of a nested metrics dict as dotted columns (utt.MSE, per_rate.16000.sys.SRCC, ...)."""
+    out: dict[str, float] = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            out.update(flatten(v, f"{prefix}{k}."))
+    elif isinstance(d, (int, float)) and not isinstance(d, bool):
+        out[prefix[:-1]] = d
+    return out
+
+
+def rows(grid: Grid, graph: Graph, grid_dir: Path) -> pd.DataFrame:
+    recs = []
+    for cell in grid.cells:
+        score = graph.cell_scores.get(cell.name)
+        if score is None:
+            continue
+        score_dir = grid_dir / score
+        pred = graph.nodes[score].parents[0]
+        rec: dict[str, Any] = {"cell": cell.name, "variant": cell.variant, "teacher": cell.teacher,
+                               "distill": cell.distill, "pretrain": cell.pretrain, "policy": cell.policy or "",
+                               "seed": cell.seed, "folds": grid.folds, "predict_run": pred, "score_run": score,
+                               "done": is_done(score_dir)}
+        if rec["done"]:
+            cfg = json.loads((score_dir / "config.json").read_text())
+            rec["data_fingerprint"] = cfg.get("data", {}).get("fingerprint", "")
+            rec.update(flatten(json.loads((score_dir / "metrics.json").read_text())))
+        recs.append(rec)
+    return pd.DataFrame(recs)
+
+
+def write(grid: Grid, graph: Graph, grid_dir: Path) -> Path:
+    path = grid_dir / "summary.csv"
+    write_csv(path, rows(grid, graph, grid_dir))
+    return path

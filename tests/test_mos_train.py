@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from mos_fixtures import finetune_cfg, mos_world, run_stage_subprocess  # noqa: F401  (fixture)
+from sfi_mos.errors import InputError
 from sfi_mos.train.configs import DataSpec, MOSTrainConfig
 from sfi_mos.train.mos_stage import run
 
@@ -60,6 +61,9 @@ def test_pretrain_then_finetune(mos_world, tmp_path):
     m_ft = run(finetune_cfg(mos_world, init_run=str(tmp_path / "pretrain"), max_epochs=1, ckpt_every=0),
                tmp_path / "finetune")
     assert m_ft["init_run"] == str(tmp_path / "pretrain") and m_pre["steps"] > 0
+    with pytest.raises(InputError, match="backbone"):  # a pretrain run of another backbone
+        run(finetune_cfg(mos_world, kind="resample", init_run=str(tmp_path / "pretrain"), max_epochs=1),
+            tmp_path / "mismatch")
 
 
 def test_resume_after_kill_equals_uninterrupted(mos_world, sfi_run, tmp_path):

@@ -54,7 +54,8 @@ def init_from_pretrain(model: MOSModel, pretrain_dir: str | Path) -> dict:
     Listener ids of the two corpora mean different people, so each new listener starts from the mean of
     the pretrained listeners' embeddings (the "average listener") rather than an arbitrary row."""
     src, meta = load_run(pretrain_dir)
-    if src.backbone.kind != model.backbone.kind or src.backbone.hidden_size != model.backbone.hidden_size:
+    a, b = src.backbone, model.backbone
+    if a.native_rate != b.native_rate or a.hidden_size != b.hidden_size:
         raise InputError(str(pretrain_dir), f"pretrain backbone {src.backbone.kind}/{src.backbone.hidden_size} "
                          f"does not match {model.backbone.kind}/{model.backbone.hidden_size}")
     model.backbone.load_state_dict(src.backbone.state_dict())

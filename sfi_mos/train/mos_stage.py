@@ -58,13 +58,26 @@ def split_items(cfg: MOSTrainConfig, ratings: pd.DataFrame, run_dir: Path):
     return group_ratings(train[~is_val]), group_ratings(train[is_val])
 
 
+def _resolved(spec, run_dir: Path) -> tuple:
+    def path(p):
+        return str(rundir.resolve_path(p, run_dir).resolve()) if p else None
+
+    # resample and resample_sr share the backbone (only the head differs): a resample pretrain can
+    # start a resample_sr fine-tune, as in the paper's condition_sr configs
+    kind = "resample" if spec.kind == "resample_sr" else spec.kind
+    return kind, spec.features, spec.teacher.name, path(spec.teacher.path), path(spec.student_run)
+
+
 def build_model(cfg: MOSTrainConfig, run_dir: Path, n_listeners: int) -> tuple[MOSModel, dict]:
     if cfg.init_run:
         init_dir = rundir.resolve_path(cfg.init_run, run_dir)
         from ..mos.checkpoint import read_config
 
-        model = MOSModel(build_backbone(read_config(init_dir).backbone, init_dir), n_listeners,
-                         condition_sr=cfg.backbone.kind == "resample_sr")
+        # this run is later rebuilt from its own config, so it must name the pretrain run's backbone
+        if _resolved(read_config(init_dir).backbone, init_dir) != _resolved(cfg.backbone, run_dir):
+            raise InputError(f"{init_dir}/config.json", "the pretrain run's backbone differs from this run's "
+                             f"backbone {cfg.backbone}")
+        model = MOSModel(build_backbone(cfg.backbone, run_dir), n_listeners)
         return model, init_from_pretrain(model, init_dir)
     return MOSModel(build_backbone(cfg.backbone, run_dir), n_listeners), {}
 

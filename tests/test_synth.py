@@ -205,3 +205,22 @@ def test_cli(tmp_path, capsys):
     assert cli(["--out", str(tmp_path / "c"), "--size", "tiny", "--seed", "6"]) == 2
     assert "--force" in capsys.readouterr().err
     assert cli(["--out", str(tmp_path / "d"), "--rates", "16k"]) == 2
+
+
+def test_parallel_writer_finishing_first_is_kept(tmp_path, monkeypatch):
+    """Two jobs generating the same corpus: the slower one keeps the faster one's copy."""
+    import shutil
+
+    from sfi_mos.data.synth import corpus
+
+    real = corpus._build
+
+    def racing(root, params):
+        manifest = real(root, params)
+        shutil.copytree(root, tmp_path / "c")  # the other job renames its copy into place first
+        return manifest
+
+    monkeypatch.setattr(corpus, "_build", racing)
+    out = generate(tmp_path / "c", size="tiny", seed=0)
+    assert fingerprint(out, verify=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["c"]

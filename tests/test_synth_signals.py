@@ -2,6 +2,7 @@
 TTS-engine wrapper, extra (unseen) rates through the readers."""
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import textwrap
@@ -170,11 +171,11 @@ def test_unseen_rates_load_through_reader(tmp_path):
 @pytest.mark.skipif(not tts.available(), reason="no Debian TTS engine installed (espeak-ng/flite/festival)")
 def test_auto_voices_use_installed_engines(tmp_path):
     a = generate(tmp_path / "a", size="tiny", seed=0, voices="auto")
-    meta = __import__("json").loads((a / "manifest.json").read_text())
+    meta = json.loads((a / "manifest.json").read_text())
     assert meta["voices"] == "auto" and len(meta["voices_used"]) > 1
     man = pd.read_csv(a / "manifest.csv")
     engines = set(man.loc[man["method"].isin(["tts", "ttsSR"]), "source_engine"])
     assert engines <= {v.name for v in tts.available()} and engines
     assert set(man.loc[man["method"] == "natural", "source_engine"]) == {"builtin"}
     b = generate(tmp_path / "b", size="tiny", seed=0, voices="auto")
-    assert __import__("json").loads((b / "manifest.json").read_text())["content_hash"] == meta["content_hash"]
+    assert json.loads((b / "manifest.json").read_text())["content_hash"] == meta["content_hash"]

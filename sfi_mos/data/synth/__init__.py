@@ -5,7 +5,7 @@
 ``generate(out, size, seed, rates, voices)`` writes DIR/track3, DIR/bvcc, DIR/unlabelled,
 DIR/manifest.csv and DIR/manifest.json; ``fingerprint(DIR)`` returns its content hash.
 """
-from .generate import DEFAULT_RATES, GENERATOR_VERSION, fingerprint, generate
+from .corpus import DEFAULT_RATES, GENERATOR_VERSION, fingerprint, generate
 from .plan import SIZES, SizeSpec
 
 __all__ = ["generate", "fingerprint", "GENERATOR_VERSION", "DEFAULT_RATES", "SIZES", "SizeSpec"]

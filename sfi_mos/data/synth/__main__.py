@@ -9,7 +9,7 @@ import time
 from sfi_mos.errors import InputError
 
 from . import generate
-from .generate import DEFAULT_RATES, VOICES
+from .corpus import DEFAULT_RATES, VOICES
 from .plan import SIZES
 
 

@@ -61,7 +61,7 @@ def generate(out, size: str = "tiny", seed: int = 0, rates=DEFAULT_RATES, voices
             prev = json.loads(old.read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise InputError(str(old), f"unreadable manifest ({e}); remove the folder or pass force") from None
-        same = all(prev.get(k) == v for k, v in params.items())
+        same = _same_corpus(out, params)
         if same and voices == "builtin" and not force:
             return out  # already there
         if not same and not force:
@@ -79,11 +79,26 @@ def generate(out, size: str = "tiny", seed: int = 0, rates=DEFAULT_RATES, voices
             os.rename(tmp, out)
             shutil.rmtree(trash)
         else:
-            os.rename(tmp, out)
+            try:
+                os.rename(tmp, out)
+            except OSError:
+                # another process (a parallel job) finished the same corpus first: keep theirs
+                if _same_corpus(out, params):
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    return out
+                raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _same_corpus(out: Path, params: dict) -> bool:
+    try:
+        prev = json.loads((out / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return all(prev.get(k) == v for k, v in params.items())
 
 
 def _build(root: Path, params: dict) -> dict:

@@ -87,7 +87,10 @@ def grouping(size: str, repeats: int) -> dict[str, float]:
 
 
 def run(args) -> dict:
+    import os
+
     quick = bool(getattr(args, "quick", False))
+    load_before = os.getloadavg()[0]
     torch.manual_seed(0)
     sizes = ("tiny",) if quick else ("tiny", "base")
     result = {"clip_seconds": CLIP_SECONDS, "torch_threads": torch.get_num_threads(),
@@ -98,4 +101,6 @@ def run(args) -> dict:
     result["listener_grouping"] = g
     # headline: the largest size measured (the backbone dominates there, as in real training)
     result["listener_grouping_speedup"] = g[sizes[-1]]["speedup"]
+    # shared machines: a high load average means the timings above are inflated and noisy
+    result["load_avg_1m"] = {"before": load_before, "after": os.getloadavg()[0], "cpus": os.cpu_count()}
     return result

@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -59,12 +60,33 @@ def scatter_sys(tabs: Tables, out: Path) -> list[Path]:
     order = [_rate_label(r) for r in sorted(s.sample_rate.unique())]
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     sns.scatterplot(data=s, x="mos", y="pred", hue="rate", hue_order=order, s=36, ax=ax)
-    for r in s.itertuples():
-        ax.annotate(r.system_id, (r.mos, r.pred), xytext=(3, 3), textcoords="offset points", fontsize=6)
     _diag(ax, s.mos, s.pred)
+    _labels(fig, ax, s)
     ax.set(xlabel="true system MOS", ylabel="predicted system MOS", title=f"Systems ({tabs.split}): {tabs.proposed}")
     ax.title.set_fontsize(8)
     return _save(fig, out, "scatter_sys")
+
+
+# label offsets (points) tried in turn until a label overlaps none placed before it
+_OFFSETS = [(3, 3)] + [(3, sign * (3 + 7 * k)) for k in range(1, 16) for sign in (-1, 1)]
+
+
+def _labels(fig, ax, s) -> None:
+    """Greedy, deterministic label placement: nearby systems get staggered labels, not a pile."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    for r in s.sort_values(["mos", "pred", "system_id"]).itertuples():
+        for dx, dy in _OFFSETS:
+            t = ax.annotate(r.system_id, (r.mos, r.pred), xytext=(dx, dy), textcoords="offset points", fontsize=6,
+                            arrowprops=None if (dx, dy) == _OFFSETS[0] else
+                            {"arrowstyle": "-", "lw": 0.4, "color": "0.6"})
+            t.update_positions(renderer)
+            box = Text.get_window_extent(t, renderer)  # the label only, not its leader line
+            if not any(box.overlaps(b) for b in placed) or (dx, dy) == _OFFSETS[-1]:
+                placed.append(box)
+                break
+            t.remove()
 
 
 def _diag(ax, x, y) -> None:

@@ -86,6 +86,11 @@ def display(name: str, df: pd.DataFrame, tex: bool) -> pd.DataFrame:
             ("(proposed)" if c == df.cell.iloc[0] else f"{_f(v, 3)} {_ci(a, b)}".strip())
             for c, v, a, b in zip(df.cell, df.d_sys_SRCC, df.d_sys_SRCC_lo, df.d_sys_SRCC_hi)]
         out["CI"] = df["ci"].astype(str)
+    if name == "highband":  # where SFI and resampling should differ: utterance error on these clips
+        first = df.cell.iloc[0]
+        out["Δ utt MSE vs proposed"] = [
+            ("(proposed)" if c == first else f"{_f(v, 3)} {_ci(a, b)}".strip())
+            for c, v, a, b in zip(df.cell, df.d_utt_MSE, df.d_utt_MSE_lo, df.d_utt_MSE_hi)]
     if name == "leaderboard":
         out["source"] = df["transcription"].astype(str) + np.where(df["inferred"].astype(str) != "", " (inferred)", "")
     return out
@@ -96,7 +101,8 @@ CAPTIONS = {
                 "last column: paired difference in system-level SRCC vs the proposed cell (95 % CI).",
     "per_rate": "Per sampling rate: 8 metrics for each cell (system level over that rate's systems).",
     "highband": "Synthetic benchmark: clips whose only degradations are high-band-only (invisible after "
-                "resampling to 16 kHz) vs the rest; SFI and resampling front ends should differ on the former.",
+                "resampling to 16 kHz) vs the rest; SFI and resampling front ends should differ on the former. "
+                "Last column: paired difference in utterance MSE vs the proposed cell on the same clips (95 % CI).",
     "leaderboard": "AudioMOS 2025 Track 3 evaluation leaderboard (third-party transcription, see "
                    "paper/data/README.md) with this replication's proposed cell inserted, ranked by sys SRCC.",
 }

@@ -120,7 +120,7 @@ def build(col: Collected, opt: Options) -> Tables:
     per_rate["_o"] = per_rate["cell"].map({c: i for i, c in enumerate(ablation["cell"])})
     per_rate = per_rate.sort_values(["_o", "sample_rate"]).drop(columns="_o").reset_index(drop=True)
     notes = {}
-    highband = _highband(col, t, preds, opt, notes)
+    highband = _highband(col, t, preds, opt, notes, list(ablation.cell), proposed)
     leader = leaderboard(ablation[ablation.cell == proposed].iloc[0], col, opt)
     return Tables(ablation, per_rate, highband, leader, proposed, opt.split, cell_preds, notes)
 
@@ -215,28 +215,30 @@ def hb_flags(manifest: pd.DataFrame) -> pd.Series:
     return pd.Series(vals.to_numpy(bool), index=ids.to_numpy(), name="hb_only")
 
 
-def _highband(col: Collected, t: pd.DataFrame, preds, opt: Options, notes) -> pd.DataFrame | None:
+def _highband(col: Collected, t: pd.DataFrame, preds, opt: Options, notes, order: list[str],
+              proposed: str) -> pd.DataFrame | None:
+    """Each cell on high-band-only clips vs the rest, with the paired difference to the proposed cell."""
     man = col.manifest(opt.manifest)
     if man is None:
         notes["highband"] = "no synthetic-corpus manifest.csv found: high-band table skipped"
         return None
     flags = hb_flags(man)
+    for pid, p in preds.items():
+        f = p["utt_id"].map(flags)
+        if f.isna().any():
+            u = p["utt_id"][f.isna()].iloc[0]
+            raise InputError("manifest.csv", f"utterance {u!r} of predict/{pid} is not in the manifest")
     rows = []
-    for cell, g in t.groupby("cell", sort=False):
-        for subset in ("high-band only", "rest"):
-            reps = []
-            for pid in g.predict_id:
-                p = preds[pid]
-                f = p["utt_id"].map(flags)
-                if f.isna().any():
-                    u = p["utt_id"][f.isna()].iloc[0]
-                    raise InputError("manifest.csv", f"utterance {u!r} of predict/{pid} is not in the manifest")
-                sub = p[f.astype(bool) == (subset == "high-band only")]
-                if len(sub) >= 2:
-                    reps.append((len(sub), S.score(sub, opt.bootstrap, opt.seed)["all"]))
-            if reps:
-                rows.append({"cell": cell, "subset": subset, "n_utt": reps[0][0], "n_reps": len(reps),
-                             **_row(S.aggregate([r for _, r in reps]))})
+    prop = t[t.cell == proposed]
+    for subset, want in (("high-band only", True), ("rest", False)):
+        sub = {pid: p[p["utt_id"].map(flags).astype(bool) == want].reset_index(drop=True) for pid, p in preds.items()}
+        if min(len(v) for v in sub.values()) < 2:
+            continue
+        for cell in order:
+            g = t[t.cell == cell]
+            reps = [S.score(sub[pid], opt.bootstrap, opt.seed)["all"] for pid in g.predict_id]
+            rows.append({"cell": cell, "subset": subset, "n_utt": len(sub[g.predict_id.iloc[0]]), "n_reps": len(g),
+                         **_row(S.aggregate(reps)), **_row(_paired(g, prop, sub, opt), prefix="d_")})
     if not rows:
         notes["highband"] = "no high-band-only clips in the evaluated split"
         return None

@@ -60,6 +60,10 @@ def test_per_rate_and_highband(tabs):
     # resampling front ends are blind to the high-band-only damage in the simulation: large error there
     assert hb.loc[("resample [hubert]", "high-band only"), "utt_MSE"] > 3 * hb.loc[("resample [hubert]", "rest"), "utt_MSE"]
     assert hb.loc[("SFI/phase [hubert]", "high-band only"), "utt_MSE"] < 0.2
+    # paired vs the proposed cell on the same clips: the blind baseline is clearly worse there only
+    assert hb.loc[("resample [hubert]", "high-band only"), "d_utt_MSE_lo"] > 0.3
+    assert hb.loc[("resample [hubert]", "rest"), "d_utt_MSE"] < 0.2
+    assert list(tabs.highband.cell[:2]) == ["SFI/phase [hubert]", "SFI/phase no-distill [hubert]"]
 
 
 def test_leaderboard_inserts_replication(tabs):

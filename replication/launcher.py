@@ -24,7 +24,7 @@ from ablations.grid import Grid
 from sfi_mos.config import to_dict
 
 from . import manifest, profiles
-from .job import StageJob
+from .job import FAILED, StageJob
 from .lock import Lock
 from .state import run_states, slurm_states
 
@@ -52,6 +52,7 @@ def run_waves(graph: Graph, grid: Grid, grid_dir: Path, cluster: str, max_parall
         while queue or active:
             while queue and len(active) < max_parallel:
                 node = queue.pop(0)
+                (grid_dir / node.rel / FAILED).unlink(missing_ok=True)  # old record; the job writes a new one
                 ex = submitit.AutoExecutor(folder=logs, cluster=cluster)
                 ex.update_parameters(timeout_min=int(grid.timeout_min[node.stage]), name=f"sfi-mos-{node.stage}")
                 job = ex.submit(stage_job(node, grid_dir, threads))
@@ -82,13 +83,13 @@ def submit_slurm(graph: Graph, grid: Grid, grid_dir: Path, profile: dict[str, An
         for wave in graph.waves():
             groups: dict[tuple[str, tuple[str, ...]], list[Node]] = {}
             for node in wave:
-                if states[node.rel] not in ("missing", "failed"):
+                if states[node.rel] not in ("missing", "failed", "blocked"):
                     continue
                 deps, ok = [], True
                 for p in node.parents:
                     if states[p] == "done":
                         continue
-                    if p not in job_of:  # parent failed/blocked, or held by a non-Slurm process
+                    if p not in job_of:  # parent not submitted, or held by a non-Slurm process
                         ok = False
                         break
                     deps.append(job_of[p])
@@ -102,6 +103,8 @@ def submit_slurm(graph: Graph, grid: Grid, grid_dir: Path, profile: dict[str, An
                 extra["kill_on_invalid_dep"] = "yes"
                 if deps:
                     extra["dependency"] = "afterok:" + ":".join(deps)
+                for n in nodes:  # an old failure record would read as "failed" until the job starts
+                    (grid_dir / n.rel / FAILED).unlink(missing_ok=True)
                 ex = submitit.AutoExecutor(folder=logs, cluster="slurm")
                 ex.update_parameters(**params, slurm_additional_parameters=extra)
                 with ex.batch():

@@ -1,0 +1,93 @@
+"""run_all --cluster slurm against the real single-node Slurm (tests/conftest.py starts it).
+
+Stand-in stages (tests/grid_fake_stages.py) keep this fast; each fails if a parent is not done, so a
+wrong dependency order on Slurm shows up as a failure.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+
+from grid_fixtures import done, fake_stages, run_all  # noqa: F401
+
+pytestmark = pytest.mark.slurm
+SLURM = ["--grid", "smoke", "--cluster", "slurm", "--profile", "ci"]
+
+
+def _runs(grid_dir):
+    return json.loads((grid_dir / "manifest.json").read_text())["runs"]
+
+
+def test_slurm_smoke_arrays_dependencies_failure_and_rerun(slurm_cluster, tmp_path, fake_stages):
+    grid_dir = tmp_path / "smoke"
+    grid_dir.mkdir()
+    (grid_dir / "FAIL").write_text("pretrain\n")
+    # detached submission: returns once the jobs are queued
+    t = time.monotonic()
+    r = run_all(*SLURM, "--results", str(tmp_path), "--no-wait")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "submitted 10 Slurm job(s) (2 array(s))" in r.stderr
+    assert time.monotonic() - t < 60
+    runs = _runs(grid_dir)
+    ft = {e["job_id"] for rel, e in runs.items() if rel.startswith("finetune/")}
+    assert len(ft) == 4 and len({j.split("_")[0] for j in ft}) == 2  # folds of a cell = one array
+    # following again submits nothing new; the failure is reported and its dependents never run
+    r = run_all(*SLURM, "--results", str(tmp_path))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "submitted 0 Slurm job(s)" in r.stderr
+    assert "injected failure in pretrain" in r.stdout and "_log.err" in r.stdout
+    assert "4 run(s) not run because a parent failed" in r.stdout
+    assert _runs(grid_dir) == runs
+    first = done(grid_dir)
+    assert len(first) == 5
+    # Slurm cancelled the dependents (afterok can never be satisfied)
+    blocked = [runs[rel]["job_id"] for rel in runs if rel.startswith("predict/") and rel not in first]
+    sq = subprocess.run(["squeue", "-h", "--states=all", "-o", "%i|%T|%r", "-j", blocked[0]],
+                        capture_output=True, text=True).stdout
+    assert "CANCELLED" in sq and "Dependency" in sq
+    # fix the cause and rerun: only the failed run and its dependents are submitted
+    (grid_dir / "FAIL").unlink()
+    r = run_all(*SLURM, "--results", str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "submitted 5 Slurm job(s) (1 array(s))" in r.stderr
+    second = done(grid_dir)
+    assert len(second) == 10 and all(second[k] == v for k, v in first.items())
+    summ = pd.read_csv(grid_dir / "summary.csv")
+    assert summ["done"].all() and len(summ) == 2
+    assert all(str(v["slurm_job_id"]) != "None" for v in
+               (json.loads((grid_dir / rel / "env.json").read_text()) for rel in second if
+                (grid_dir / rel / "env.json").exists()))
+
+
+def test_slurm_usr2_preemption_requeues_and_resumes(slurm_cluster, tmp_path, fake_stages, monkeypatch):
+    monkeypatch.setenv("SFI_FAKE_STEPS", "30")
+    monkeypatch.setenv("SFI_FAKE_SLEEP", "0.2")
+    ref = run_all("--grid", "smoke", "--only", "resample*", "--results", str(tmp_path / "ref"),
+                  "--cluster", "debug")
+    assert ref.returncode == 0, ref.stdout + ref.stderr
+    args = [*SLURM, "--only", "resample*", "--results", str(tmp_path / "slurm")]
+    r = run_all(*args, "--no-wait")
+    assert r.returncode == 0, r.stdout + r.stderr
+    grid_dir = tmp_path / "slurm" / "smoke"
+    runs = _runs(grid_dir)
+    rel, job = next((rel, e["job_id"]) for rel, e in runs.items() if rel.startswith("finetune/"))
+    ckpt = grid_dir / rel / "ckpt" / "state.json"
+    deadline = time.monotonic() + 120
+    while not (ckpt.exists() and json.loads(ckpt.read_text())["step"] >= 5):
+        assert time.monotonic() < deadline, "the fine-tune job never got going"
+        time.sleep(0.2)
+    # what a preempting scheduler sends (submitit's own job._interrupt() does the same)
+    subprocess.run(["scancel", "--signal=USR2", job], check=True)
+    r = run_all(*args)
+    assert r.returncode == 0, r.stdout + r.stderr
+    d = json.loads((grid_dir / rel / "done.json").read_text())
+    assert d["starts"] == 2 and d["resumed_from"] >= 5  # requeued and resumed from its checkpoint
+    log = open(runs[rel]["stderr"]).read()  # submitit's own log of the first attempt
+    assert "USR2" in log and "Requeued" in log
+    got = pd.read_csv(grid_dir / "summary.csv").set_index("cell")["utt.MSE"].dropna()
+    want = pd.read_csv(tmp_path / "ref" / "smoke" / "summary.csv").set_index("cell")["utt.MSE"].dropna()
+    assert len(got) == 1 and got.equals(want)  # same metrics as an uninterrupted run

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         if not a.check:
             return 0
         refs = a.reference or [str(p) for p in C.DEFAULT_REFERENCES]
-        outcome = C.compare(tabs, refs, synthetic=is_synthetic(col), ci_scale=a.ci_scale)
+        outcome = C.compare(tabs, refs, synthetic=is_synthetic(col, opt.manifest), ci_scale=a.ci_scale)
         write_text(out / "check.txt", C.report(outcome, full=True) + "\n")
         print(C.report(outcome, full=False) + f"\n(every compared value: {out / 'check.txt'})")
         return 1 if outcome.failed else 0

@@ -255,14 +255,15 @@ def load_leaderboard(path: Path = DATA_DIR / "leaderboard_track3.csv") -> pd.Dat
     return df
 
 
-def is_synthetic(col: Collected) -> bool:
-    return col.manifest() is not None
+def is_synthetic(col: Collected, manifest: str | None = None) -> bool:
+    """Synthetic corpus = a generator manifest sits next to it (or was given with --manifest)."""
+    return col.manifest(manifest) is not None
 
 
 def leaderboard(prop: pd.Series, col: Collected, opt: Options) -> pd.DataFrame:
     """Published Track 3 eval rows plus this replication's proposed cell, ranked by sys SRCC."""
     lb = load_leaderboard()
-    synthetic = is_synthetic(col)
+    synthetic = is_synthetic(col, opt.manifest)
     data = "synthetic corpus (not comparable)" if synthetic else f"Track 3 {opt.split}"
     mine = {"system": "this replication", "label": prop["cell"], **{k: prop[k] for k in S.KEYS},
             **{f"{k}_{e}": prop[f"{k}_{e}"] for k in S.KEYS for e in ("lo", "hi")},

@@ -135,3 +135,18 @@ def test_kill_9_then_rerun_gives_the_uninterrupted_weights(setup):
     log_a, log_b = pd.read_csv(straight / "log.csv"), pd.read_csv(killed / "log.csv")
     pd.testing.assert_frame_equal(log_a, log_b)
     assert json.loads((straight / "metrics.json").read_text()) == json.loads((killed / "metrics.json").read_text())
+
+
+def test_batched_resampling_equals_per_clip():
+    import numpy as np
+    import torchaudio
+
+    rng = np.random.default_rng(0)
+    clips = [(rng.standard_normal(n).astype(np.float32), 48000) for n in (4800, 3001, 4000)]
+    batch = distill.make_batch(clips, 22050, "cpu")
+    for i, (x, sr) in enumerate(clips):
+        for key, rate in (("s", 22050), ("t", 16000)):
+            alone = torchaudio.functional.resample(torch.from_numpy(x), sr, rate)
+            n = int(batch[f"{key}_len"][i])
+            assert n == alone.shape[0]
+            torch.testing.assert_close(batch[f"{key}_wavs"][i, :n], alone, atol=1e-5, rtol=1e-4)

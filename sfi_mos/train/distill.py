@@ -59,11 +59,23 @@ def _pad(wavs: list[torch.Tensor], device) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def make_batch(clips: list[tuple[np.ndarray, int]], fs: int, device) -> dict[str, torch.Tensor]:
-    """Student input at ``fs`` and teacher input at 16 kHz, each clip resampled on its own."""
-    src = [(torch.from_numpy(np.asarray(x, dtype=np.float32)), int(sr)) for x, sr in clips]
-    s_wavs, s_len = _pad([_resample(w, sr, fs) for w, sr in src], device)
-    t_wavs, t_len = _pad([_resample(w, sr, TEACHER_RATE) for w, sr in src], device)
-    return {"s_wavs": s_wavs, "s_len": s_len, "t_wavs": t_wavs, "t_len": t_len}
+    """Student input at ``fs`` and teacher input at 16 kHz (torchaudio, on ``device``).
+
+    Clips of one source rate are resampled as one zero-padded batch: torchaudio pads each signal
+    with zeros anyway, so the valid samples (ceil(L * fs / sr) of them) equal a per-clip resample.
+    """
+    src = [torch.from_numpy(np.asarray(x, dtype=np.float32)) for x, _ in clips]
+    rates = [int(sr) for _, sr in clips]
+    out = {}
+    for key, rate in (("s", fs), ("t", TEACHER_RATE)):
+        if len(set(rates)) == 1:
+            wavs, lengths = _pad(src, device)
+            wavs = _resample(wavs, rates[0], rate)
+            lengths = -(-lengths * rate // rates[0])  # ceil(L * rate / sr)
+        else:
+            wavs, lengths = _pad([_resample(w.to(device), sr, rate) for w, sr in zip(src, rates)], device)
+        out[f"{key}_wavs"], out[f"{key}_len"] = wavs, lengths
+    return out
 
 
 # --- loss and agreement ----------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def aggregate(reps: list[dict[str, tuple[float, float, float]]]) -> dict[str, tu
     return {k: t_interval(np.array([r[k][0] for r in reps])) for k in reps[0]}
 
 
-def ci_rule(n_reps: int, bootstrap: int) -> str:
+def ci_rule(n_reps: int, bootstrap: int, unit: str = "seeds") -> str:
     if n_reps >= 2:
-        return f"t over {n_reps} seeds"
+        return f"t over {n_reps} {unit}"
     return f"bootstrap B={bootstrap}" if bootstrap else "none (B=0)"

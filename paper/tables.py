@@ -101,7 +101,7 @@ def build(col: Collected, opt: Options) -> Tables:
         reps = [scores[i] for i in g.predict_id]
         first = g.iloc[0]
         base = {"cell": cell, **{f: first[f] for f in FACTORS}, "n_reps": len(g),
-                "seeds": ";".join(g.seed), "ci": S.ci_rule(len(g), opt.bootstrap),
+                "seeds": ";".join(g.seed), "ci": S.ci_rule(len(g), opt.bootstrap, "seeds" if g.seed.nunique() == len(g) else "runs"),
                 "predict_ids": ";".join(g.predict_id)}
         row = {**base, **_row(S.aggregate([s["all"] for s in reps]))}
         row.update(_row(_paired(g, prop_reps, preds, opt), prefix="d_"))

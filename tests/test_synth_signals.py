@@ -179,3 +179,21 @@ def test_auto_voices_use_installed_engines(tmp_path):
     assert set(man.loc[man["method"] == "natural", "source_engine"]) == {"builtin"}
     b = generate(tmp_path / "b", size="tiny", seed=0, voices="auto")
     assert json.loads((b / "manifest.json").read_text())["content_hash"] == meta["content_hash"]
+
+
+def test_corpus_high_band_clips_match_their_clean_version_at_16k():
+    """End to end (render, rate, condition, peak guard): every high-band-only clip of the tiny plan,
+    seen at 16 kHz, is its clean counterpart."""
+    import dataclasses
+
+    from sfi_mos.data.synth import plan
+
+    clips = [c for c in plan.track3_clips(0, plan.SIZES["tiny"], (24000, 48000), tools=False)
+             if c.conditions and degrade.CATALOGUE[c.conditions[0][0]].hb_only]
+    assert {c.fs for c in clips} == {24000, 48000} and len(clips) >= 4
+    r = Renderer(0)
+    for c in clips:
+        y = r.clip(c).audio
+        x = r.clip(dataclasses.replace(c, conditions=())).audio
+        x16, y16 = _to16k(x, c.fs), _to16k(y, c.fs)
+        assert 10 * np.log10(np.sum((y16 - x16) ** 2) / np.sum(x16 ** 2)) < -40, c.utt_id

@@ -69,6 +69,7 @@ def _build_once(target: Path, build) -> None:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
             build(tmp / "out")
+            os.chmod(tmp / "out", 0o755)  # mkdtemp-style 0700 would hide it from other users
             os.replace(tmp / "out", target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

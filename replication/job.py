@@ -39,6 +39,8 @@ class StageJob(submitit.helpers.Checkpointable):
 
     def __call__(self) -> dict[str, Any]:
         run_dir = Path(self.run_dir)
+        if not self.threads and os.environ.get("SLURM_CPUS_PER_TASK", "").isdigit():
+            self.threads = int(os.environ["SLURM_CPUS_PER_TASK"])  # the CPUs Slurm gave this job
         if self.threads:
             os.environ.setdefault("OMP_NUM_THREADS", str(self.threads))
         lock = run_lock(run_dir)

@@ -13,6 +13,10 @@ from sfi_mos.atomic import write_csv
 from sfi_mos.rundir import is_done
 
 
+FIXED = ("cell", "variant", "teacher", "distill", "pretrain", "policy", "seed", "folds", "predict_run",
+         "score_run", "done", "data_fingerprint")
+
+
 def flatten(d: Any, prefix: str = "") -> dict[str, float]:
     """Numeric leaves of a nested metrics dict as dotted columns (utt.MSE, per_rate.16000.sys.SRCC, ...)."""
     out: dict[str, float] = {}
@@ -41,7 +45,11 @@ def rows(grid: Grid, graph: Graph, grid_dir: Path) -> pd.DataFrame:
             rec["data_fingerprint"] = cfg.get("data", {}).get("fingerprint", "")
             rec.update(flatten(json.loads((score_dir / "metrics.json").read_text())))
         recs.append(rec)
-    return pd.DataFrame(recs)
+    df = pd.DataFrame(recs)
+    fixed = [c for c in df.columns if c in FIXED]
+    # headline numbers (split.utt.MSE, split.sys.SRCC, ...) first, then the breakdowns
+    metrics = sorted((c for c in df.columns if c not in fixed), key=lambda c: (c.count("."), c))
+    return df[fixed + metrics]
 
 
 def write(grid: Grid, graph: Graph, grid_dir: Path) -> Path:

@@ -203,3 +203,16 @@ def test_frame_lengths_match_forward(students, teachers):
     with torch.no_grad():
         _, frames = student(torch.randn(2, 30000), n)
     assert student.frame_lengths(n).tolist() == frames.tolist()
+
+
+def test_waveform_normalisation_uses_valid_samples_only():
+    import torch.nn.functional as F
+
+    from sfi_mos.ssl.encode import normalize_waveforms
+
+    x = torch.randn(2, 900, generator=torch.Generator().manual_seed(7))
+    lengths = torch.tensor([900, 500])
+    y = normalize_waveforms(x * (torch.arange(900) < lengths[:, None]), lengths)
+    torch.testing.assert_close(y[1, :500], F.layer_norm(x[1, :500], (500,)), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(y[0], F.layer_norm(x[0], (900,)), atol=1e-5, rtol=1e-4)
+    assert torch.all(y[1, 500:] == 0)

@@ -84,6 +84,9 @@ class SFIStudent(nn.Module):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             student = cls(arch, sfi)
+            params = list(teacher.parameters())
+            if params:  # fit where the teacher lives (a GPU fits 512 filters much faster)
+                student.to(params[0].device)
             student.info = {"init": init, "teacher": getattr(teacher, "name", "")}
             if init == "teacher":
                 student._copy_from(teacher.model, fit_steps)

@@ -216,3 +216,12 @@ def test_waveform_normalisation_uses_valid_samples_only():
     torch.testing.assert_close(y[1, :500], F.layer_norm(x[1, :500], (500,)), atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(y[0], F.layer_norm(x[0], (900,)), atol=1e-5, rtol=1e-4)
     assert torch.all(y[1, 500:] == 0)
+
+
+def test_model_bench_reports_its_keys():
+    from sfi_mos.bench import model as bench
+
+    out = bench.run(["--size", "tiny", "--seconds", "0.5", "--repeats", "1", "--threads", "1"])
+    for key in ("student48_vs_resample_teacher", "train_step_sfi_vs_plain", "peak_mem_mb"):
+        assert out[key] > 0
+    assert set(out["train_step_sfi_s_by_rate"]) == {"8000", "24000", "48000"}

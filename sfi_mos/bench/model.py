@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import resource
 import statistics
 import sys
@@ -27,19 +28,23 @@ import torch
 DEFAULTS = dict(size="base", seconds=4.0, batch=2, repeats=3, device=None, threads=None)
 
 
-def _options(args) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m sfi_mos.bench model")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of this bench (the ``python -m sfi_mos.bench`` dispatcher calls this)."""
     parser.add_argument("--size", choices=("tiny", "base"), default=DEFAULTS["size"])
-    parser.add_argument("--seconds", type=float, default=DEFAULTS["seconds"])
+    parser.add_argument("--seconds", type=float, default=DEFAULTS["seconds"], help="clip length")
     parser.add_argument("--batch", type=int, default=DEFAULTS["batch"])
     parser.add_argument("--repeats", type=int, default=DEFAULTS["repeats"])
-    parser.add_argument("--device", default=DEFAULTS["device"])
+    parser.add_argument("--device", default=DEFAULTS["device"], help="default: cuda if available")
     parser.add_argument("--threads", type=int, default=DEFAULTS["threads"], help="torch CPU threads")
+
+
+def _options(args) -> argparse.Namespace:
     if args is None or isinstance(args, (list, tuple)):
-        opts, _ = parser.parse_known_args(list(args or []))
-        return opts
-    # a Namespace from the bench dispatcher: take what it has, defaults for the rest
-    return argparse.Namespace(**{k: getattr(args, k, v) if getattr(args, k, None) is not None else v
+        parser = argparse.ArgumentParser(prog="python -m sfi_mos.bench model")
+        add_arguments(parser)
+        return parser.parse_args(list(args or []))
+    # a Namespace: take what it has, defaults for the rest
+    return argparse.Namespace(**{k: getattr(args, k, None) if getattr(args, k, None) is not None else v
                                  for k, v in DEFAULTS.items()})
 
 
@@ -139,7 +144,7 @@ def run(args=None) -> dict:
         "train_step_sfi_s": train["sfi"], "train_step_plain_s": train["plain"],
         "train_step_sfi_s_by_rate": by_rate,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "torch_threads": torch.get_num_threads(), "size": o.size, "seconds": o.seconds, "batch": o.batch,
+        "torch_threads": torch.get_num_threads(), "load_avg_1m": os.getloadavg()[0], "size": o.size, "seconds": o.seconds, "batch": o.batch,
         "repeats": o.repeats, "weights": "random init (timing only)",
     }
 

@@ -9,7 +9,9 @@
   a trainable nn.Conv1d; ``train_overhead_vs_feature_extractor``: the whole 7-layer HuBERT-base
   conv feature extractor (SFI first layer vs the original conv), forward + backward — a lower
   bound on a base-size SSL step, so the relative overhead there is an upper bound.
-* ``consistency`` {policy: {rate: cosine}} against the 48 kHz output (``sfi.consistency``).
+* ``consistency`` {policy: {rate: cosine}} against the 48 kHz output (``sfi.consistency``), and
+  ``consistency_vs_16k`` against the 16 kHz output, where the fitted kernel is the teacher's.
+  Both use the layer after ``fit_to`` (signal: tones below min(7 kHz, 0.45 fs), 1 s).
 * ``fit_error``: ``fit_to`` of the 512-filter NAF layer to a HuBERT-like first-conv kernel
   (random init as in fairseq/s3prl: kaiming normal), at 16 kHz.
 """
@@ -34,7 +36,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--fit-steps", type=int, default=200)
+    parser.add_argument("--fit-steps", type=int, default=100)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -105,7 +107,7 @@ def _feature_extractor(first: nn.Module) -> nn.Sequential:
 
 
 def feature_extractor_overhead(args) -> dict:
-    x = torch.randn(1, 1, int(args.seconds * 16000), device=args.device)
+    x = torch.randn(1, 1, int(min(args.seconds, 2.0) * 16000), device=args.device)
     torch.manual_seed(args.seed)
     sfi = _feature_extractor(SFIConv1d(out_channels=512)).to(args.device).train()
     conv = _feature_extractor(nn.Conv1d(1, 512, 10, 5, bias=False)).to(args.device).train()
@@ -137,10 +139,12 @@ def run(args) -> dict:
     fit = layer.fit_to(target.to(args.device), 16000, steps=args.fit_steps)
     fit["seconds"] = time.perf_counter() - tf
 
-    consistency = {}
+    consistency, vs_teacher = {}, {}
     for policy in POLICIES:  # the fitted (HuBERT-like) filters, one policy at a time
         layer.stride_policy = policy
         consistency[policy] = cross_rate_similarity(layer, CONSISTENCY_RATES, seconds=1.0)
+        vs_teacher[policy] = cross_rate_similarity(
+            layer, (8000, 22050, 24000, 44100, 48000), ref_rate=16000, seconds=1.0)
     layer.stride_policy = DEFAULT_POLICY
     return {
         "default_policy": DEFAULT_POLICY,
@@ -150,6 +154,7 @@ def run(args) -> dict:
         "sfi_train_vs_conv": train,
         "train_overhead_vs_feature_extractor": fe,
         "consistency": consistency,
+        "consistency_vs_16k": vs_teacher,
         "fit_error": fit,
         "setup": {"filters": args.filters, "batch": args.batch, "seconds": args.seconds,
                   "reps": args.reps, "device": str(args.device),

@@ -98,15 +98,14 @@ class NeuralAnalogFilter(AnalogFilterBank):
         xs = torch.cat([self.norm_x.to(x), x])
         arg = self.rff[:, None] * xs[None, :]
         h = torch.cat([torch.cos(arg), torch.sin(arg)])  # (2F, n_ref + N)
-        for i, layer in enumerate(self.layers):
+        for layer, norm in zip(self.layers[:-1], self.norms):
             h = layer.weight[:, :, 0] @ h + layer.bias[:, None]
-            if i < len(self.norms):
-                norm = self.norms[i]
-                ref = h[:, :n_ref]
-                mean, var = ref.mean(), ref.var(unbiased=False)
-                h = (h - mean) * torch.rsqrt(var + norm.eps)
-                h = F.relu(h * norm.weight[:, None] + norm.bias[:, None])
-        h = h[:, n_ref:]
+            ref = h[:, :n_ref]
+            mean, var = ref.mean(), ref.var(unbiased=False)
+            h = (h - mean) * torch.rsqrt(var + norm.eps)
+            h = F.relu(h * norm.weight[:, None] + norm.bias[:, None])
+        last = self.layers[-1]  # the reference points only served the normalisation statistics
+        h = last.weight[:, :, 0] @ h[:, n_ref:] + last.bias[:, None]
         resp = torch.complex(h[: self.n_filters], h[self.n_filters:])
         return torch.where((x <= 1.0)[None, :], resp, torch.zeros_like(resp))
 

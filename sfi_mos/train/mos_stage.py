@@ -89,7 +89,8 @@ def autocast(cfg: MOSTrainConfig, device: torch.device):
 
 
 @torch.no_grad()
-def validate(model: MOSModel, items: list[Utterance], listeners: list[int], device, cfg) -> tuple[float, pd.DataFrame]:
+def validate(model: MOSModel, items: list[Utterance], listeners: list[int], device,
+             cfg) -> tuple[float, pd.DataFrame]:
     """(MSE over individual ratings, per-utterance predictions averaged over the training listeners)."""
     model.eval()
     sq_err, n, rows = 0.0, 0, []

@@ -225,3 +225,33 @@ def test_model_bench_reports_its_keys():
     for key in ("student48_vs_resample_teacher", "train_step_sfi_vs_plain", "peak_mem_mb"):
         assert out[key] > 0
     assert set(out["train_step_sfi_s_by_rate"]) == {"8000", "24000", "48000"}
+
+
+def test_large_style_front_end_layer_norm_conv_bias_and_normalised_input(tmp_path):
+    """wav2vec 2.0 Large-style config: LayerNorm in every conv block, conv biases, normalised input."""
+    from s3prl.nn import S3PRLUpstream
+
+    from sfi_mos.ssl import arch as archmod
+    from sfi_mos.ssl.checkpoints import checkpoint_dict, tiny_arch
+
+    arch = tiny_arch("wav2vec2")
+    arch["model_cfg"].update(extractor_mode="layer_norm", conv_bias=True)
+    arch["task_cfg"]["normalize"] = True
+    torch.manual_seed(0)
+    path = tmp_path / "w2v2_large_style_random.pt"
+    torch.save(checkpoint_dict(archmod.build(arch), arch), path)
+    teacher = load_teacher(TeacherSpec("wav2vec2_local", str(path)))
+    assert teacher.normalize
+    up = S3PRLUpstream("wav2vec2_local", path_or_url=str(path)).eval()
+    wavs = 3.0 * torch.randn(1, 8000, generator=torch.Generator().manual_seed(8))
+    with torch.no_grad():
+        ours, frames = teacher(wavs, torch.tensor([8000]))
+        theirs, _ = up(wavs, torch.tensor([8000]))
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b[:, :int(frames[0])], atol=1e-4, rtol=1e-4)
+    student = SFIStudent.from_teacher(teacher, SFISpec(), "teacher", fit_steps=FIT_STEPS).eval()
+    bias = student.model.feature_extractor.conv_layers[0][0].bias
+    torch.testing.assert_close(bias, teacher.model.feature_extractor.conv_layers[0][0].bias)
+    with torch.no_grad():
+        s, _ = student.set_sample_rate(16000)(wavs, torch.tensor([8000]))
+    assert float((s[-1] - ours[-1]).pow(2).mean() / ours[-1].pow(2).mean()) < 0.05

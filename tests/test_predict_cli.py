@@ -72,6 +72,8 @@ def test_array_api_and_ensemble_average(runs, clips):
     assert both == pytest.approx(np.mean(singles), abs=1e-6)  # the head map 3 + 2y is linear
     with pytest.raises(InputError, match="sampling rate"):
         Predictor.from_runs(runs[0]).predict([wav], sample_rate=4000)
+    with pytest.raises(InputError, match="receptive field"):
+        Predictor.from_runs(runs[0]).predict([wav[:100]], sample_rate=sr)
     with pytest.raises(InputError, match="1-D"):
         Predictor.from_runs(runs[0]).predict([np.stack([wav, wav])], sample_rate=sr)
 
@@ -84,19 +86,21 @@ def _cli(*args):
 def test_cli_bad_file_reported_others_predicted(runs, clips, tmp_path):
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF not really a wav")
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros(50, dtype=np.float32), 16000)
     missing = tmp_path / "missing.wav"
     stereo = tmp_path / "stereo.wav"
     sf.write(stereo, np.zeros((16000, 2), dtype=np.float32), 16000)
     listing = tmp_path / "list.txt"
     listing.write_text("\n".join(clips[3:6] + [str(missing)]) + "\n")
     out = tmp_path / "preds.csv"
-    res = _cli("--model", *runs, clips[0], clips[1], bad, stereo, listing, "--out", out, "--batch-size", 3)
+    res = _cli("--model", *runs, clips[0], clips[1], bad, stereo, short, listing, "--out", out, "--batch-size", 3)
     assert res.returncode == 1, res.stderr
     df = pd.read_csv(out)
     assert list(df.columns) == ["utt_id", "path", "sample_rate", "pred"]
     assert df.path.tolist() == [clips[0], clips[1]] + clips[3:6]
     errors = pd.read_csv(tmp_path / "preds.errors.csv")
-    assert set(errors.path) == {str(bad), str(missing), str(stereo)}
+    assert set(errors.path) == {str(bad), str(missing), str(stereo), str(short)}
     assert "broken.wav" in res.stderr
     # the same files through the API agree with the CLI
     api = Predictor.from_runs(*runs).predict(df.path.tolist())

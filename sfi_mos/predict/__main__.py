@@ -9,8 +9,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from ..atomic import write_csv
 from ..errors import InputError
 
@@ -39,10 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     args.model, args.inputs = split_models(args.model, args.inputs)
     if not args.model or not args.inputs:
         ap.error("need at least one run dir (with best.pt) after --model and at least one INPUT")
+    if args.batch_size < 1:
+        ap.error(f"--batch-size must be >= 1, got {args.batch_size}")
 
-    from ..data import read_audio
     from .inputs import collect
-    from .predictor import Predictor, check_rate
+    from .predictor import Predictor
 
     try:
         paths = collect(args.inputs)
@@ -50,24 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    waves, rates, ok, errors = [], [], [], []
-    for p in paths:
-        try:
-            wav, sr = read_audio(p)
-            rates.append(check_rate(sr, str(p)))
-            waves.append(wav)
-            ok.append(p)
-        except InputError as e:
-            errors.append({"path": str(p), "error": e.problem})
-    preds = predictor.predict_waves(waves, rates, batch_size=args.batch_size, progress=True) if waves else []
-    df = pd.DataFrame({"utt_id": [p.stem for p in ok], "path": [str(p) for p in ok],
-                       "sample_rate": rates, "pred": preds})
+    df, errors = predictor.predict_files(paths, batch_size=args.batch_size, progress=True)
     write_csv(args.out, df)
     err_file = errors_path(args.out)
-    if errors:
-        write_csv(err_file, pd.DataFrame(errors, columns=["path", "error"]))
-        for e in errors:
-            print(f"error: {e['path']}: {e['error']}", file=sys.stderr)
+    if len(errors):
+        write_csv(err_file, errors)
+        for e in errors.itertuples():
+            print(f"error: {e.path}: {e.error}", file=sys.stderr)
         print(f"{len(errors)} of {len(paths)} files failed; see {err_file}", file=sys.stderr)
         return 1
     err_file.unlink(missing_ok=True)  # a stale errors file from an earlier run would mislead

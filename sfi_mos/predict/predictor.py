@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm import tqdm
 
@@ -46,30 +47,72 @@ class Predictor:
             models.append((model, meta["train_listeners"]))
         return cls(models, device=device)
 
-    @torch.no_grad()
-    def predict_waves(self, waves: Sequence[np.ndarray], rates: Sequence[int], batch_size: int = 8,
-                      progress: bool = False) -> np.ndarray:
-        """MOS (1-5) for each (samples, rate) pair, in input order."""
+    @staticmethod
+    def _batches(keys: Sequence[tuple[int, int]], batch_size: int) -> list[list[int]]:
+        """Index batches of one rate and similar lengths (less padding; results do not depend on it)."""
         if batch_size < 1:
             raise InputError("batch_size", f"must be >= 1, got {batch_size}")
-        out = np.full(len(waves), np.nan)
-        order = sorted(range(len(waves)), key=lambda i: (int(rates[i]), len(waves[i]), i))
         batches, cur = [], []
-        for i in order:  # batches of one rate, similar lengths (less padding, same results)
-            if cur and (len(cur) == batch_size or int(rates[cur[0]]) != int(rates[i])):
+        for i in sorted(range(len(keys)), key=lambda i: (keys[i][0], keys[i][1], i)):
+            if cur and (len(cur) == batch_size or keys[cur[0]][0] != keys[i][0]):
                 batches.append(cur)
                 cur = []
             cur.append(i)
-        if cur:
-            batches.append(cur)
-        for idx in tqdm(batches, desc="predict", disable=not progress):
-            sr = int(rates[idx[0]])
-            wavs = [torch.as_tensor(np.asarray(waves[i], dtype=np.float32)).to(self.device) for i in idx]
-            norm = torch.zeros(len(idx), dtype=torch.float64)
-            for model, listeners in self.models:
-                norm += model.predict_norm(wavs, sr, listeners).double().cpu()
-            out[idx] = to_mos(norm / len(self.models)).numpy()
+        return batches + ([cur] if cur else [])
+
+    @torch.no_grad()
+    def _score(self, waves: Sequence[np.ndarray], sr: int) -> np.ndarray:
+        wavs = [torch.as_tensor(np.asarray(w, dtype=np.float32)).to(self.device) for w in waves]
+        norm = torch.zeros(len(wavs), dtype=torch.float64)
+        for model, listeners in self.models:
+            norm += model.predict_norm(wavs, sr, listeners).double().cpu()
+        return to_mos(norm / len(self.models)).numpy()
+
+    def predict_waves(self, waves: Sequence[np.ndarray], rates: Sequence[int], batch_size: int = 8,
+                      progress: bool = False) -> np.ndarray:
+        """MOS (1-5) for each (samples, rate) pair, in input order."""
+        for k, (w, sr) in enumerate(zip(waves, rates)):
+            check_length(len(w), check_rate(sr, f"input {k}"), f"input {k}")
+        out = np.full(len(waves), np.nan)
+        for idx in tqdm(self._batches([(int(r), len(w)) for w, r in zip(waves, rates)], batch_size),
+                        desc="predict", disable=not progress):
+            out[idx] = self._score([waves[i] for i in idx], int(rates[idx[0]]))
         return out
+
+    def predict_files(self, paths: Sequence[str | os.PathLike], batch_size: int = 8,
+                      progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(predictions ``utt_id,path,sample_rate,pred`` in input order, errors ``path,error``).
+
+        Headers are checked first and audio is read one batch at a time, so a large folder never sits
+        in memory and one bad file costs only its own row."""
+        from ..data import audio_info, read_audio
+
+        infos, errors = {}, {}
+        for i, p in enumerate(paths):
+            try:
+                info = audio_info(p)
+                infos[i] = (check_rate(info.sample_rate, str(p)), info.frames)
+            except InputError as e:
+                errors[i] = e.problem
+        ok = sorted(infos)
+        preds: dict[int, float] = {}
+        for idx in tqdm(self._batches([infos[i] for i in ok], batch_size), desc="predict", disable=not progress):
+            members, waves = [], []
+            for j in idx:
+                i = ok[j]
+                try:
+                    waves.append(read_audio(paths[i], expected_sr=infos[i][0])[0])
+                    members.append(i)
+                except InputError as e:  # header fine, samples not (truncated, NaN)
+                    errors[i] = e.problem
+            if members:
+                preds.update(zip(members, self._score(waves, infos[ok[idx[0]]][0])))
+        done = [i for i in ok if i in preds]
+        df = pd.DataFrame({"utt_id": [Path(paths[i]).stem for i in done], "path": [str(paths[i]) for i in done],
+                           "sample_rate": [infos[i][0] for i in done], "pred": [preds[i] for i in done]})
+        err = pd.DataFrame({"path": [str(paths[i]) for i in sorted(errors)],
+                            "error": [errors[i] for i in sorted(errors)]})
+        return df, err
 
     def predict(self, inputs: Sequence, sample_rate: int | Sequence[int] | None = None,
                 batch_size: int = 8, progress: bool = False) -> np.ndarray:
@@ -94,3 +137,12 @@ class Predictor:
             rates.append(check_rate(sr, str(x) if isinstance(x, (str, os.PathLike)) else f"input {k}"))
             waves.append(wav.astype(np.float32, copy=False))
         return self.predict_waves(waves, rates, batch_size=batch_size, progress=progress)
+
+
+def check_length(n: int, sample_rate: int, where: str) -> None:
+    from ..data import MIN_SECONDS
+
+    need = int(np.ceil(MIN_SECONDS * sample_rate - 1e-9))
+    if n < need:
+        raise InputError(where, f"{n} samples at {sample_rate} Hz is shorter than the model's receptive field "
+                                f"({need} samples)")

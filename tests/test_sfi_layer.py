@@ -10,7 +10,14 @@ from sfi_mos.sfi import DEFAULT_POLICY, SFIConv1d
 from sfi_mos.sfi.consistency import bandlimited_signal, cross_rate_similarity
 from sfi_mos.train.configs import SFISpec
 
-torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small tensors: threading only adds contention on a shared CPU
+    yield
+    torch.set_num_threads(threads)
 
 
 def _smooth_layer(policy, n=16):

@@ -37,7 +37,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--fit-steps", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (0: leave as is); 1 keeps ratios stable on a shared CPU")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
 
@@ -117,14 +118,22 @@ def feature_extractor_overhead(args) -> dict:
 
     t = time_interleaved({"sfi": _timed(lambda: step(sfi), args.device),
                           "conv": _timed(lambda: step(conv), args.device)},
-                         reps=max(2, args.reps // 2))
+                         reps=args.reps)
     return {"relative": t["sfi"]["min"] / t["conv"]["min"] - 1.0,
             "sfi_ms": t["sfi"]["min"] * 1e3, "conv_ms": t["conv"]["min"] * 1e3}
 
 
 def run(args) -> dict:
+    threads = torch.get_num_threads()
     if args.threads:
         torch.set_num_threads(args.threads)
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(args) -> dict:
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
     ratios, times = eval_ratios(args)

@@ -15,11 +15,19 @@ Stride policies for non-integer hops (24 kHz -> 7.5, 8 kHz -> 2.5, 22.05 kHz -> 
   (K + 2L)/K times its work, and the window truncation costs a little accuracy.
 * ``truncate`` / ``round``: integer hop floor/round(S); the frame rate drifts (ablation baselines).
 
-Why ``phase`` is the default (measured by ``python -m sfi_mos.bench sfi``, 512 filters, 4 x 4 s,
-CPU): it is the only policy on the reference frame grid whose eval cost stays at a plain
-conv's (ratio ~1 at 16/48 kHz, where it *is* one conv, and per frame at 24 kHz, where its two
-stride-15 phases do exactly the MACs of a stride-7.5 conv), while ``sinc`` costs ~3x at 24 kHz;
-cross-rate consistency against the 48 kHz output is as high as ``sinc``'s (see the bench/report).
+Why ``phase`` is the default (``python -m sfi_mos.bench sfi``: 512 filters, 4 x 4 s, CPU):
+* cost: eval time per output frame vs nn.Conv1d of the same K (ideal stride) was 0.59 / 0.74 /
+  0.49 at 16 / 24 / 48 kHz single-threaded (all phases are one GEMM whose output is already in
+  frame order; the layer is bound by writing 512 values per frame, not by the q-fold inner
+  dimension), vs 0.80 / 0.99 / 0.57 for ``sinc`` (K + 2L taps per phase) — ``phase`` is the
+  cheapest policy that stays on the reference frame grid, ``sinc`` is ~1.3-1.4x it.
+* accuracy: on smooth (time-limited) filters both match the 48 kHz output to 1 - cos ~ 1e-9 at
+  22.05/24/44.1 kHz (tests/test_sfi_layer.py); truncate/round give ~0 (frames drift). For a
+  NAF fitted to a random 10-tap 16 kHz kernel (not time-limited: its band-limited continuation
+  has sinc tails beyond the window) the two are equal at 24 kHz vs 48 kHz (0.9978) but ``sinc``
+  is closer to the 16 kHz teacher output (0.996 vs 0.987 at 24 kHz): its composite kernel is
+  longer than the window. Multi-rate training makes filters representable in the window, which
+  is what ``phase`` assumes; pick ``sinc`` where a fixed 16 kHz-only filter must be matched.
 
 Eval mode caches the designed kernels per (rate, policy); the cache key includes every
 parameter's (data_ptr, _version), so an optimiser step or load_state_dict invalidates it. Training

@@ -145,6 +145,12 @@ class SFIConv1d(nn.Module):
 
     def _design(self, plan: Plan) -> torch.Tensor:
         """Designed kernels (n_phases, C_out, C_in, K) of ``plan`` (sinc: the folded kernels)."""
+        device = next(self.parameters()).device
+        # the design is float32 (complex responses, pseudo-inverses) even inside a bf16 autocast
+        with torch.autocast(device.type, enabled=False):
+            return self._design_fp32(plan)
+
+    def _design_fp32(self, plan: Plan) -> torch.Tensor:
         base = plan
         if plan.policy == "sinc":  # sinc interpolates the delta = 0 kernel
             base = self.plan(plan.fs, "truncate")

@@ -86,8 +86,27 @@ def test_slurm_usr2_preemption_requeues_and_resumes(slurm_cluster, tmp_path, fak
     assert r.returncode == 0, r.stdout + r.stderr
     d = json.loads((grid_dir / rel / "done.json").read_text())
     assert d["starts"] == 2 and d["resumed_from"] >= 5  # requeued and resumed from its checkpoint
-    log = open(runs[rel]["stderr"]).read()  # submitit's own log of the first attempt
-    assert "USR2" in log and "Requeued" in log
+    log = open(runs[rel]["stdout"]).read() + open(runs[rel]["stderr"]).read()  # submitit's own log
+    assert "Caught signal SIGUSR2" in log and "Requeued job" in log
     got = pd.read_csv(grid_dir / "summary.csv").set_index("cell")["utt.MSE"].dropna()
     want = pd.read_csv(tmp_path / "ref" / "smoke" / "summary.csv").set_index("cell")["utt.MSE"].dropna()
     assert len(got) == 1 and got.equals(want)  # same metrics as an uninterrupted run
+
+
+def test_slurm_real_smoke_grid_end_to_end(slurm_cluster, tmp_path):
+    """The real stages (tiny s3prl models, synthetic corpus) through Slurm: data → distill → pretrain →
+    fine-tune folds (arrays) → predict → score, results collected from the run dirs."""
+    r = run_all(*SLURM, "--results", str(tmp_path), timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    grid_dir = tmp_path / "smoke"
+    assert len(done(grid_dir)) == 10
+    runs = _runs(grid_dir)
+    assert sum("_" in e["job_id"] for e in runs.values()) == 4  # the fine-tune folds ran as arrays
+    summ = pd.read_csv(grid_dir / "summary.csv")
+    assert summ["done"].all() and len(summ) == 2
+    metric_cols = [c for c in summ.columns if c.endswith(("utt.MSE", "sys.SRCC"))]
+    assert metric_cols and summ[metric_cols].notna().all().all()
+    for rel in runs:
+        if rel.startswith("predict/"):
+            pred = pd.read_csv(grid_dir / rel / "predictions.csv")
+            assert len(pred) and pred.filter(like="pred").stack().between(1, 5).all()

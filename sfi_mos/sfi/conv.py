@@ -16,11 +16,13 @@ Stride policies for non-integer hops (24 kHz -> 7.5, 8 kHz -> 2.5, 22.05 kHz -> 
 * ``truncate`` / ``round``: integer hop floor/round(S); the frame rate drifts (ablation baselines).
 
 Why ``phase`` is the default (``python -m sfi_mos.bench sfi``: 512 filters, 4 x 4 s, CPU):
-* cost: eval time per output frame vs nn.Conv1d of the same K (ideal stride) was 0.59 / 0.74 /
-  0.49 at 16 / 24 / 48 kHz single-threaded (all phases are one GEMM whose output is already in
-  frame order; the layer is bound by writing 512 values per frame, not by the q-fold inner
-  dimension), vs 0.80 / 0.99 / 0.57 for ``sinc`` (K + 2L taps per phase) — ``phase`` is the
-  cheapest policy that stays on the reference frame grid, ``sinc`` is ~1.3-1.4x it.
+* cost: eval time per output frame vs nn.Conv1d of the same K (ideal stride), single-threaded,
+  two runs: 0.59-0.76 / 0.73-0.74 / 0.49-0.72 at 16 / 24 / 48 kHz (all phases are one GEMM whose
+  output is already in frame order; the layer is bound by writing 512 values per frame, not by
+  the q-fold inner dimension), vs 0.80-1.06 / 0.99-1.00 / 0.57-0.61 for ``sinc`` (K + 2L taps
+  per phase): ``phase`` is the cheapest policy that stays on the reference frame grid. Rates
+  with many phases (22.05 / 44.1 kHz: q = 64 / 32) use one conv per phase plus an interleaving
+  write and cost ~1.4-1.8x a conv (eval-only rates; Track 3 audio is 16/24/48 kHz).
 * accuracy: on smooth (time-limited) filters both match the 48 kHz output to 1 - cos ~ 1e-9 at
   22.05/24/44.1 kHz (tests/test_sfi_layer.py); truncate/round give ~0 (frames drift). For a
   NAF fitted to a random 10-tap 16 kHz kernel (not time-limited: its band-limited continuation

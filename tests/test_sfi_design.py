@@ -169,3 +169,31 @@ def test_closed_form_impulse_response_matches_inverse_fourier(bank):
     closed = bank.impulse_response(t).detach()
     base = AnalogFilterBank.impulse_response(bank, t, band_hz=60000.0).detach()
     assert float((closed - base).norm() / closed.norm()) < 0.02
+
+
+@pytest.mark.parametrize("fs,policy", [(24000, "phase"), (8000, "phase"), (44100, "phase"),
+                                       (11025, "phase"), (24000, "sinc"), (24000, "truncate")])
+def test_apply_plan_equals_naive_per_frame_sum(fs, policy):
+    """Every application path (single GEMM, per-phase conv, gathered) computes
+    y[c, j] = sum_{i,k} W[phase(j), c, i, k] x[i, first(j) - lead + k] with zero padding."""
+    from sfi_mos.sfi.apply import apply_plan
+
+    torch.manual_seed(0)
+    plan = make_plan(fs, 16000, 10, 5, policy)
+    lead = 3 if policy == "sinc" else 0
+    k = plan.taps + 2 * lead
+    w = torch.randn(plan.n_phases, 5, 2, k, dtype=torch.float64)
+    x = torch.randn(2, 2, 700, dtype=torch.float64)
+    frames = plan.frames(700)
+    got = apply_plan(x, w, plan, frames, lead)
+    xp = torch.nn.functional.pad(x, (lead + 1, k + 2 * plan.hop))
+    j = torch.arange(frames)
+    if not plan.exact_grid:
+        phase, first = torch.zeros_like(j), j * plan.hop
+    elif plan.periodic:
+        phase, first = j % plan.n_phases, plan.start(j)
+    else:
+        phase, first = plan.phase_of(j)
+    want = torch.stack([torch.einsum("cik,bik->bc", w[int(m)], xp[:, :, a + 1: a + 1 + k])
+                        for m, a in zip(phase, first)], dim=-1)
+    torch.testing.assert_close(got, want)

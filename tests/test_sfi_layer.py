@@ -195,3 +195,11 @@ def test_signal_only_call_uses_state_and_is_deterministic():
     with torch.no_grad():
         torch.testing.assert_close(seq(x), F.gelu(b(x)), rtol=0, atol=0)
     assert a.sample_rate == 24000 and a.set_sample_rate(22050.0).sample_rate == 22050
+
+
+def test_many_phase_and_quantised_rates_stay_consistent():
+    # 1 - cos measured: 11.025 kHz (q = 128 -> offsets quantised to 1/64 sample) 1.8e-3,
+    # 12 kHz (q = 4) 1.1e-3 (both dominated by filters near the low Nyquist), 32/96/192 kHz ~4e-10
+    layer = _smooth_layer("phase")
+    sims = cross_rate_similarity(layer, (11025, 12000, 96000), seconds=0.3)
+    assert sims[11025] > 0.995 and sims[12000] > 0.995 and sims[96000] > 0.99999, sims

@@ -7,7 +7,10 @@ Conventions (one set for every policy, so policies differ only in how they treat
 * The layer is defined at ``fs_ref`` with kernel ``K_ref`` and stride ``S_ref``. At fs the frame
   window lasts ``K_eff = K_ref·fs/fs_ref`` samples and frames are ``S_eff = S_ref·fs/fs_ref`` apart.
 * A tap belongs to a frame iff its sample lies inside the frame's continuous-time window, so the
-  kernel has ``K(fs) = ceil(K_eff)`` taps (22.05 kHz: 13.78 -> 14, 44.1 kHz: 27.56 -> 28, 24 kHz: 15).
+  kernel has ``K(fs) = ceil(K_eff)`` taps (22.05 kHz: 13.78 -> 14, 44.1 kHz: 27.56 -> 28, 24 kHz: 15;
+  the reference code truncates K, which would drop a tap that lies inside the window).
+* No padding (the paper's layer has padding 0): frames whose window does not fit in the input are
+  not produced; taps outside the signal (the sinc kernels' L-sample context) read zeros.
 * Frame j of the ``phase``/``sinc`` policies covers [j·S_eff, j·S_eff + K_eff) in input samples,
   i.e. exactly the window of frame j of the reference-rate conv. Its first sample is
   ``a_j = ceil(j·S_eff)`` and the window starts ``delta_j = j·S_eff - a_j`` in (-1, 0] samples

@@ -134,3 +134,20 @@ def test_predict_and_score_stages(mos_world, runs, tmp_path):
         assert set(on_disk[split]["utt"]) >= {"MSE", "LCC", "SRCC", "KTAU", "ci"}
         assert on_disk[split]["per_rate"]
     assert (tmp_path / "score" / "done.json").exists() and set(res) == set(preds.split)
+
+
+def test_run_dir_is_self_contained(runs, clips, tmp_path, monkeypatch):
+    """best.pt carries the backbone architecture: a copied run dir predicts without the distill run."""
+    import shutil
+
+    import sfi_mos.mos.checkpoint as ckpt
+
+    copy = tmp_path / "copied_run"
+    shutil.copytree(runs[0], copy)
+    expected = Predictor.from_runs(runs[0]).predict(clips[:3])
+
+    def unreachable(*a, **k):
+        raise AssertionError("the backbone source should not be needed")
+
+    monkeypatch.setattr(ckpt, "build_backbone", unreachable)
+    np.testing.assert_array_equal(Predictor.from_runs(copy).predict(clips[:3]), expected)

@@ -125,3 +125,31 @@ def build_backbone(spec, run_dir: str | Path | None = None) -> Backbone:
     for p in model.parameters():
         p.requires_grad_(True)
     return Backbone(model, spec.kind, spec.features)
+
+
+def architecture(backbone: Backbone) -> dict | None:
+    """What rebuilds ``backbone`` without its source files (weights come from the MOS checkpoint);
+    None for s3prl upstreams outside the wav2vec2/HuBERT/WavLM family."""
+    from ..ssl import arch as archmod
+
+    net = backbone.model
+    if getattr(net, "arch", None) is None:
+        return None
+    out = {"kind": backbone.kind, "features": backbone.features, "arch": archmod.plain(net.arch),
+           "name": getattr(net, "name", "")}
+    if backbone.kind == "sfi":
+        out["sfi"] = dict(net.sfi_spec)
+    return out
+
+
+def from_architecture(desc: dict) -> Backbone:
+    """A randomly initialised backbone of the architecture ``architecture`` described."""
+    from ..ssl import SFIStudent, Teacher
+    from ..ssl import arch as archmod
+
+    with torch.random.fork_rng(devices=[]):  # rebuilding must not move the caller's RNG
+        if desc["kind"] == "sfi":
+            net = SFIStudent(desc["arch"], desc["sfi"])
+        else:
+            net = Teacher(archmod.build(desc["arch"]), desc["arch"], desc.get("name", ""))
+    return Backbone(net, desc["kind"], desc["features"])

@@ -1,7 +1,8 @@
 """Model files of a MOS run: ``best.pt`` (weights + what is needed to rebuild) and ``listeners.json``.
 
-A run dir is rebuilt from its own ``config.json`` (the backbone spec), so the backbone source it names
-(distill run or teacher checkpoint) must still be reachable; the trained weights come from ``best.pt``.
+``best.pt`` carries the backbone architecture, so a run dir (or a copy of it on another machine) predicts
+without the distill run or teacher checkpoint it was trained from. Only backbones outside the
+wav2vec2/HuBERT/WavLM family are rebuilt from ``config.json``'s spec (their source must be reachable).
 """
 from __future__ import annotations
 
@@ -13,14 +14,15 @@ import torch
 from ..atomic import torch_save
 from ..config import from_dict
 from ..errors import InputError
-from .backbone import build_backbone
+from .backbone import architecture, build_backbone, from_architecture
 from .model import MOSModel
 
 BEST = "best.pt"
 
 
 def save_model(path: str | Path, model: MOSModel, *, train_listeners: list[int], **meta) -> None:
-    torch_save(path, {"model": model.state_dict(), "n_listeners": model.head.n_listeners,
+    torch_save(path, {"model": model.state_dict(), "backbone": architecture(model.backbone),
+                      "n_listeners": model.head.n_listeners,
                       "condition_sr": model.head.sr is not None, "train_listeners": list(train_listeners),
                       **meta})
 
@@ -40,9 +42,12 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[M
     path = run_dir / BEST
     if not path.exists():
         raise InputError(str(path), "no best.pt: the MOS run has not finished an epoch")
-    cfg = read_config(run_dir)
     blob = torch.load(path, map_location="cpu", weights_only=False)
-    model = MOSModel(build_backbone(cfg.backbone, run_dir), blob["n_listeners"], blob["condition_sr"])
+    if blob.get("backbone") is not None:
+        backbone = from_architecture(blob["backbone"])
+    else:
+        backbone = build_backbone(read_config(run_dir).backbone, run_dir)
+    model = MOSModel(backbone, blob["n_listeners"], blob["condition_sr"])
     model.load_state_dict(blob["model"])
     model.to(device).eval()
     return model, {k: v for k, v in blob.items() if k != "model"}

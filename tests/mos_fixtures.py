@@ -56,7 +56,7 @@ def backbone(world: World, kind: str = "sfi", features: str = "last") -> Backbon
 
 def finetune_cfg(world: World, kind: str = "sfi", **kw) -> MOSTrainConfig:
     base = dict(stage="finetune", backbone=backbone(world, kind), data=DataSpec("track3", str(world.track3)),
-                n_folds=4, fold=0, seed=0, max_epochs=3, batch_size=2, grad_accum=2, lr=1e-3,
+                n_folds=4, fold=0, seed=0, max_epochs=3, batch_size=20, grad_accum=2, lr=1e-3,
                 max_seconds=CROP_SECONDS, ckpt_every=1)
     base.update(kw)
     return MOSTrainConfig(**base)

@@ -53,7 +53,7 @@ def test_backbone_variants_train(mos_world, tmp_path, kind):
 
 def test_pretrain_then_finetune(mos_world, tmp_path):
     pre = MOSTrainConfig(stage="pretrain", backbone=finetune_cfg(mos_world).backbone,
-                         data=DataSpec("bvcc", str(mos_world.bvcc)), max_epochs=1, batch_size=4, grad_accum=1,
+                         data=DataSpec("bvcc", str(mos_world.bvcc)), max_epochs=1, batch_size=16, grad_accum=1,
                          lr=1e-3, max_seconds=1.0)
     m_pre = run(pre, tmp_path / "pretrain")
     assert not (tmp_path / "pretrain" / "folds.csv").exists()  # BVCC's own train/dev split

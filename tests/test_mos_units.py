@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from sfi_mos.mos.backbone import Backbone
-from sfi_mos.mos.data import Utterance, epoch_batches
+from sfi_mos.mos.data import Utterance, epoch_batches, step_groups
 from sfi_mos.mos.head import MOSHead, to_mos, to_norm
 from sfi_mos.mos.model import MOSModel
 from sfi_mos.train.folds import assign_folds
@@ -113,6 +113,19 @@ def test_epoch_batches_single_rate_and_deterministic():
     assert sorted(i for b in b1 for i in b) == list(range(len(items)))
     for b in b1:
         assert len({items[i].sample_rate for i in b}) == 1 and len(b) <= 3
+
+
+def test_batches_pack_whole_utterances_by_ratings():
+    items = [Utterance(f"u{i}", "x.wav", 16000, "s", "train", tuple(range(n)), (3.0,) * n)
+             for i, n in enumerate([10, 10, 3, 5, 10, 2])]
+    batches = epoch_batches(items, 12, seed=0, epoch=0, by_ratings=True)
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    for b in batches:  # at most 12 ratings unless a single utterance alone has more
+        assert len(b) == 1 or sum(len(items[i].ratings) for i in b) <= 12
+    # the paper's 1 x 24 on 10-rating clips: a step every 3 clips (30 ratings), the rest in a last step
+    tens = [Utterance(f"t{i}", "x.wav", 16000, "s", "train", tuple(range(10)), (3.0,) * 10) for i in range(7)]
+    assert step_groups(tens, [[i] for i in range(7)], 24) == [(0, 3, 30), (3, 6, 30), (6, 7, 10)]
+    assert step_groups(items, [[i] for i in range(6)], 24) == [(0, 4, 28), (4, 6, 12)]
 
 
 def test_folds_grouped_stratified_deterministic():

@@ -2,6 +2,8 @@
 
 Batches hold one sampling rate (the SFI layer is set per batch) and their order is a pure function of
 (seed, epoch), so a resumed run replays exactly the batches an uninterrupted run would have seen.
+Training batch sizes count rating rows, as the paper's do (its rows are ratings): whole utterances are
+packed up to ``batch_size`` ratings, and an optimiser step covers ``batch_size * grad_accum`` ratings.
 """
 from __future__ import annotations
 
@@ -46,9 +48,12 @@ def group_ratings(ratings: pd.DataFrame) -> list[Utterance]:
     return items
 
 
-def epoch_batches(items: list[Utterance], batch_size: int, seed: int, epoch: int,
-                  shuffle: bool = True) -> list[list[int]]:
-    """Index batches, each of a single sampling rate; order depends only on (seed, epoch)."""
+def epoch_batches(items: list[Utterance], batch_size: int, seed: int, epoch: int, shuffle: bool = True,
+                  by_ratings: bool = False) -> list[list[int]]:
+    """Index batches, each of a single sampling rate; order depends only on (seed, epoch).
+
+    ``by_ratings``: ``batch_size`` counts rating rows (the paper's unit) and whole utterances are packed
+    while their ratings fit (at least one utterance per batch); otherwise it counts utterances."""
     rng = np.random.default_rng([seed, epoch])
     by_rate: dict[int, list[int]] = {}
     for i, u in enumerate(items):
@@ -58,10 +63,32 @@ def epoch_batches(items: list[Utterance], batch_size: int, seed: int, epoch: int
         idx = np.array(by_rate[rate])
         if shuffle:
             idx = idx[rng.permutation(len(idx))]
-        batches += [idx[i:i + batch_size].tolist() for i in range(0, len(idx), batch_size)]
+        cur: list[int] = []
+        size = 0
+        for i in idx.tolist():
+            n = len(items[i].ratings) if by_ratings else 1
+            if cur and size + n > batch_size:
+                batches.append(cur)
+                cur, size = [], 0
+            cur.append(i)
+            size += n
+        if cur:
+            batches.append(cur)
     if shuffle:
         batches = [batches[i] for i in rng.permutation(len(batches))]
     return batches
+
+
+def step_groups(items: list[Utterance], batches: list[list[int]], ratings_per_step: int) -> list[tuple[int, int, int]]:
+    """(first batch, end batch, ratings) of each optimiser step: batches accumulate until they hold at
+    least ``ratings_per_step`` ratings (the paper's effective batch); the epoch's last step may be smaller."""
+    groups, start, acc = [], 0, 0
+    for b, idx in enumerate(batches):
+        acc += sum(len(items[i].ratings) for i in idx)
+        if acc >= ratings_per_step or b == len(batches) - 1:
+            groups.append((start, b + 1, acc))
+            start, acc = b + 1, 0
+    return groups
 
 
 def load_wav(u: Utterance) -> np.ndarray:

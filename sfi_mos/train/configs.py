@@ -68,8 +68,8 @@ class MOSTrainConfig:
     fold: int | None = 0  # which fold is validation; None = use the corpus's own dev split
     seed: int = 0
     max_epochs: int = 50
-    # a batch is ``batch_size`` utterances, each with ALL its ratings (listener grouping): on Track 3
-    # (10 ratings/clip) the paper's 1 rating x 24 accumulation is about batch_size 1 x grad_accum 2-3
+    # in rating rows, as in the paper: a batch packs whole utterances (all their ratings share one
+    # backbone pass) up to batch_size ratings, at least one utterance; a step covers >= batch_size*grad_accum
     batch_size: int = 1
     grad_accum: int = 24
     lr: float = 1e-4

@@ -2,7 +2,8 @@
 
 ``run(cfg, run_dir)``: rows are individual ratings, but a batch is a set of utterances (one rate) with
 all their ratings, so the backbone runs once per clip and the head once per rating; the loss is the
-mean over ratings. Schedule-free RAdam (train/eval switching), gradient accumulation, clipping, best
+mean over ratings. ``batch_size`` and ``grad_accum`` keep the paper's meaning in rating rows: batches
+pack whole utterances up to ``batch_size`` ratings and a step covers >= ``batch_size * grad_accum``. Schedule-free RAdam (train/eval switching), gradient accumulation, clipping, best
 checkpoint by validation loss, exact resume from ``ckpt/last.pt`` (written after an optimiser step only,
 with model, optimiser, RNG and the epoch/batch position; batch order and crops are functions of
 (seed, epoch), so the rest of the run replays bit for bit).
@@ -25,7 +26,7 @@ from ..atomic import torch_save, write_csv, write_json
 from ..errors import InputError
 from ..mos.backbone import build_backbone
 from ..mos.checkpoint import BEST, init_from_pretrain, save_model
-from ..mos.data import Utterance, epoch_batches, group_ratings, make_batch
+from ..mos.data import Utterance, epoch_batches, group_ratings, make_batch, step_groups
 from ..mos.head import to_mos
 from ..mos.model import MOSModel
 from .configs import MOSTrainConfig
@@ -188,20 +189,22 @@ def run(cfg: MOSTrainConfig, run_dir) -> dict:
     for epoch in range(state["epoch"], cfg.max_epochs):
         model.train()
         opt.train()
-        batches = epoch_batches(train_items, cfg.batch_size, cfg.seed, epoch)
+        batches = epoch_batches(train_items, cfg.batch_size, cfg.seed, epoch, by_ratings=True)
+        # the loss of a step is the mean over all its ratings, however they are split into batches
+        step_of = {b: g for g in step_groups(train_items, batches, cfg.batch_size * cfg.grad_accum)
+                   for b in range(g[0], g[1])}
         bar = tqdm(range(state["batch"], len(batches)), desc=f"{cfg.stage} epoch {epoch}", leave=False,
                    initial=state["batch"], total=len(batches))
         for bi in bar:
-            group_start = bi - bi % cfg.grad_accum
-            group_size = min(cfg.grad_accum, len(batches) - group_start)
+            _, group_end, step_ratings = step_of[bi]
             b = make_batch(train_items, batches[bi], device, max_seconds=cfg.max_seconds, seed=cfg.seed,
                            epoch=epoch, audio_cache=cache)
             with autocast(cfg, device):
                 pred = model(b["wavs"], b["sample_rate"], b["utt_index"], b["listener_ids"])
-            loss = torch.mean((pred.float() - b["targets"]) ** 2)
-            (loss / group_size).backward()
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-            if bi + 1 == group_start + group_size:
+            sq = (pred.float() - b["targets"]) ** 2
+            (sq.sum() / step_ratings).backward()
+            bar.set_postfix(loss=f"{sq.mean().item():.4f}")
+            if bi + 1 == group_end:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
                 opt.step()
                 opt.zero_grad(set_to_none=True)

@@ -66,7 +66,9 @@ def _resolved(spec, run_dir: Path) -> tuple:
     # resample and resample_sr share the backbone (only the head differs): a resample pretrain can
     # start a resample_sr fine-tune, as in the paper's condition_sr configs
     kind = "resample" if spec.kind == "resample_sr" else spec.kind
-    return kind, spec.features, spec.teacher.name, path(spec.teacher.path), path(spec.student_run)
+    if kind == "sfi":  # only the fields the kind reads
+        return kind, spec.features, path(spec.student_run)
+    return kind, spec.features, spec.teacher.name, path(spec.teacher.path)
 
 
 def build_model(cfg: MOSTrainConfig, run_dir: Path, n_listeners: int) -> tuple[MOSModel, dict]:

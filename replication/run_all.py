@@ -29,7 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="'synthetic' (generated under results/<grid>/data) or track3=PATH,bvcc=PATH,unlabelled=PATH")
     ap.add_argument("--results", default="results", help="results root (default ./results)")
     ap.add_argument("--profile", default=None, help="Slurm profile slurm/<NAME>.toml (or a .toml path)")
-    ap.add_argument("--dry-run", action="store_true", help="print the stage graph and what would run; submit nothing")
+    ap.add_argument("--dry-run", action="store_true", help="print the stage graph (counts per stage, which run ids are done, which would be "
+                    "submitted) and submit nothing; it does prepare the inputs: run ids hash their fingerprints")
     ap.add_argument("--only", default=None, help="comma-separated cell names or globs, e.g. 'sfi-hubert-*'")
     ap.add_argument("--max-parallel", type=int, default=None,
                     help="local: concurrent runs (default 2); slurm: array parallelism")
@@ -67,7 +68,9 @@ def _main(args: argparse.Namespace) -> int:
 
     wait = args.wait if args.wait is not None else True
     parallel = args.max_parallel or (2 if args.cluster == "local" else 1)
-    threads = args.threads or max(1, (os.cpu_count() or 1) // parallel) if args.cluster != "slurm" else args.threads
+    threads = args.threads
+    if threads is None and args.cluster != "slurm":  # on Slurm a job uses the CPUs it was given
+        threads = max(1, (os.cpu_count() or 1) // parallel)
     progress = monitor.Progress(graph, enabled=not args.no_progress)
     if args.cluster in ("local", "debug"):
         if args.wait is False:

@@ -110,3 +110,23 @@ def test_slurm_real_smoke_grid_end_to_end(slurm_cluster, tmp_path):
         if rel.startswith("predict/"):
             pred = pd.read_csv(grid_dir / rel / "predictions.csv")
             assert len(pred) and pred.filter(like="pred").stack().between(1, 5).all()
+
+
+def test_slurm_two_concurrent_submissions_submit_each_run_once(slurm_cluster, tmp_path, fake_stages):
+    import re
+    import subprocess as sp
+    import sys
+
+    from grid_fixtures import ROOT
+
+    cmd = [sys.executable, "-m", "replication.run_all", "--no-progress", *SLURM, "--results", str(tmp_path),
+           "--no-wait"]
+    procs = [sp.Popen(cmd, cwd=ROOT, stdout=sp.PIPE, stderr=sp.STDOUT, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    submitted = sorted(int(re.search(r"submitted (\d+) Slurm job", o).group(1)) for o in outs)
+    assert submitted == [0, 10]  # the second one waited for the submission lock, then found all queued
+    r = run_all(*SLURM, "--results", str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    finished = done(tmp_path / "smoke")
+    assert len(finished) == 10 and all(d["starts"] == 1 for d in finished.values())

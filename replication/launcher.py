@@ -47,7 +47,9 @@ def run_waves(graph: Graph, grid: Grid, grid_dir: Path, cluster: str, max_parall
     for wave in graph.waves():
         states = run_states(graph, grid_dir, manifest.read(grid_dir))
         # "running" = locked by another run_all: submit anyway, the job waits for it and then returns
-        queue = [n for n in wave if states[n.rel] in ("missing", "failed", "running")]
+        # a run whose parent did not finish (interrupted, failed) waits for the next rerun
+        queue = [n for n in wave if states[n.rel] in ("missing", "failed", "running")
+                 and all(states[p] == "done" for p in n.parents)]
         active: dict[str, Any] = {}
         while queue or active:
             while queue and len(active) < max_parallel:

@@ -98,6 +98,7 @@ def test_killed_stage_resumes_on_rerun(tmp_path, fake_stages, monkeypatch):
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 1, out
     assert "not finished (interrupted" in out and run_dir.name in out
+    assert "failed run(s)" not in out  # its dependents were not started on a missing parent
     assert not (run_dir / "done.json").exists()
     monkeypatch.setenv("SFI_FAKE_STEPS", "8")  # the rest of the rerun stays short
     r = run_all_proc(*args)

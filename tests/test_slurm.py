@@ -130,3 +130,37 @@ def test_slurm_two_concurrent_submissions_submit_each_run_once(slurm_cluster, tm
     assert r.returncode == 0, r.stdout + r.stderr
     finished = done(tmp_path / "smoke")
     assert len(finished) == 10 and all(d["starts"] == 1 for d in finished.values())
+
+
+def test_slurm_real_stage_preempted_gives_same_metrics(slurm_cluster, tmp_path):
+    """A real fine-tune job preempted (USR2) while it runs is requeued by submitit and the cell ends
+    with exactly the metrics and predictions of an uninterrupted run (in-process, one thread)."""
+    from replication.lock import is_held
+
+    only = ["--grid", "smoke", "--only", "resample*"]
+    ref = run_all(*only, "--cluster", "debug", "--threads", "1", "--results", str(tmp_path / "ref"))
+    assert ref.returncode == 0, ref.stdout + ref.stderr
+    args = [*SLURM, "--only", "resample*", "--results", str(tmp_path / "slurm")]
+    r = run_all(*args, "--no-wait")
+    assert r.returncode == 0, r.stdout + r.stderr
+    grid_dir = tmp_path / "slurm" / "smoke"
+    rel, job = next((rel, e["job_id"]) for rel, e in _runs(grid_dir).items() if rel.startswith("finetune/"))
+    deadline = time.monotonic() + 180
+    # the lock is taken inside StageJob.__call__, after submitit installed its USR2 handler and before
+    # the stage's (seconds long) torch/s3prl imports and training
+    while not is_held(grid_dir / rel / ".lock"):
+        assert time.monotonic() < deadline, "the fine-tune job never started"
+        time.sleep(0.05)
+    subprocess.run(["scancel", "--signal=USR2", job], check=True)
+    r = run_all(*args)
+    assert r.returncode == 0, r.stdout + r.stderr
+    e = _runs(grid_dir)[rel]
+    log = open(e["stdout"]).read() + open(e["stderr"]).read()
+    assert "Caught signal SIGUSR2" in log and f"Requeued job {job}" in log
+    assert log.count("Starting with JobEnvironment") == 2
+    got = pd.read_csv(grid_dir / "summary.csv")
+    want = pd.read_csv(tmp_path / "ref" / "smoke" / "summary.csv")
+    got, want = got[got["done"]].reset_index(drop=True), want[want["done"]].reset_index(drop=True)
+    metrics = [c for c in want.columns if c.startswith(("dev.", "eval."))]
+    assert len(got) == 1 and metrics
+    pd.testing.assert_frame_equal(got[metrics], want[metrics])

@@ -14,7 +14,7 @@ from sfi_mos.rundir import is_done
 
 
 FIXED = ("cell", "variant", "teacher", "distill", "pretrain", "policy", "seed", "folds", "predict_run",
-         "score_run", "done", "data_fingerprint")
+         "score_run", "done", "data_fingerprint", "git_sha")
 
 
 def flatten(d: Any, prefix: str = "") -> dict[str, float]:
@@ -25,6 +25,17 @@ def flatten(d: Any, prefix: str = "") -> dict[str, float]:
             out.update(flatten(v, f"{prefix}{k}."))
     elif isinstance(d, (int, float)) and not isinstance(d, bool):
         out[prefix[:-1]] = d
+    return out
+
+
+def _shas(grid_dir: Path, graph: Graph, cell: str) -> set[str]:
+    out = set()
+    for rel, node in graph.nodes.items():
+        if cell in node.cells:
+            try:
+                out.add(str(json.loads((grid_dir / rel / "env.json").read_text()).get("git_sha"))[:12])
+            except (OSError, ValueError):
+                pass
     return out
 
 
@@ -43,6 +54,8 @@ def rows(grid: Grid, graph: Graph, grid_dir: Path) -> pd.DataFrame:
         if rec["done"]:
             cfg = json.loads((score_dir / "config.json").read_text())
             rec["data_fingerprint"] = cfg.get("data", {}).get("fingerprint", "")
+            # run ids hash configs, not code: list the commits that produced this cell's runs
+            rec["git_sha"] = ",".join(sorted(_shas(grid_dir, graph, cell.name)))
             rec.update(flatten(json.loads((score_dir / "metrics.json").read_text())))
         recs.append(rec)
     df = pd.DataFrame(recs)

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from submitit.core.utils import FailedJobError
+
 from ablations import graph as graph_mod
 from ablations import grid as grid_mod
 from sfi_mos.errors import InputError
@@ -77,7 +79,13 @@ def _main(args: argparse.Namespace) -> int:
             print("note: --no-wait applies to --cluster slurm; local runs are driven wave by wave", file=sys.stderr)
         states = launcher.run_waves(graph, grid, grid_dir, args.cluster, parallel, threads, progress)
     else:
-        n_jobs, n_arrays = launcher.submit_slurm(graph, grid, grid_dir, profile, args.max_parallel, threads)
+        try:
+            n_jobs, n_arrays = launcher.submit_slurm(graph, grid, grid_dir, profile, args.max_parallel, threads)
+        except (FailedJobError, RuntimeError, OSError) as e:  # sbatch missing, controller down, bad flag
+            progress.close()
+            print(f"error: Slurm submission failed: {str(e).strip()}\n(jobs submitted before the error are "
+                  f"recorded in {grid_dir / manifest.NAME}; rerun to continue)", file=sys.stderr)
+            return 1
         print(f"submitted {n_jobs} Slurm job(s) ({n_arrays} array(s)); manifest: {grid_dir / manifest.NAME}",
               file=sys.stderr)
         if not wait:

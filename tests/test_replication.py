@@ -121,3 +121,15 @@ def test_two_concurrent_run_all_no_duplicates_no_corruption(tmp_path, fake_stage
     json.loads((grid_dir / "manifest.json").read_text())  # valid JSON
     assert len(pd.read_csv(grid_dir / "summary.csv")) == 2
     assert not list(grid_dir.rglob(".*.tmp"))  # no half-written file left behind
+
+
+def test_slurm_submission_error_is_reported(tmp_path, fake_stages, monkeypatch, capsys):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("sbatch", "squeue", "sacct"):  # a cluster whose controller is down
+        (bin_dir / tool).write_text("#!/bin/sh\necho 'error: Unable to contact slurm controller' >&2\nexit 1\n")
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    rc = run_all.main(["--grid", "smoke", "--cluster", "slurm", "--results", str(tmp_path / "r"), "--no-progress"])
+    assert rc == 1
+    assert "Slurm submission failed" in capsys.readouterr().err

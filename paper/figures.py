@@ -14,6 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -75,7 +76,9 @@ def _labels(fig, ax, s) -> None:
     """Greedy, deterministic label placement: nearby systems get staggered labels, not a pile."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    placed = []
+    # the markers themselves are obstacles too (about 3 px radius at 150 dpi, plus a margin)
+    xy = ax.transData.transform(np.c_[s.mos.to_numpy(float), s.pred.to_numpy(float)])
+    placed = [Bbox.from_extents(x - 5, y - 5, x + 5, y + 5) for x, y in xy]
     for r in s.sort_values(["mos", "pred", "system_id"]).itertuples():
         for dx, dy in _OFFSETS:
             t = ax.annotate(r.system_id, (r.mos, r.pred), xytext=(dx, dy), textcoords="offset points", fontsize=6,

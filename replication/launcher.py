@@ -72,7 +72,7 @@ def run_waves(graph: Graph, grid: Grid, grid_dir: Path, cluster: str, max_parall
 
 
 def submit_slurm(graph: Graph, grid: Grid, grid_dir: Path, profile: dict[str, Any],
-                 max_parallel: int | None, threads: int | None) -> tuple[int, int]:
+                 max_parallel: int | None, threads: int | None, setup: list[str] = ()) -> tuple[int, int]:
     """Submit every run that is not done/queued/running; returns (jobs submitted, arrays submitted)."""
     logs = grid_dir / "logs" / "%j"
     with Lock(grid_dir / ".submit.lock"):  # two run_all never submit the same run twice
@@ -99,6 +99,8 @@ def submit_slurm(graph: Graph, grid: Grid, grid_dir: Path, profile: dict[str, An
                     groups.setdefault((node.stage, tuple(sorted(set(deps)))), []).append(node)
             for (stage, deps), nodes in groups.items():
                 params = profiles.stage_params(profile, stage, grid.timeout_min[stage])
+                if setup:  # e.g. the code snapshot
+                    params["slurm_setup"] = list(params.get("slurm_setup", [])) + list(setup)
                 if max_parallel:
                     params["slurm_array_parallelism"] = min(params["slurm_array_parallelism"], max_parallel)
                 extra = params.pop("slurm_additional_parameters")

@@ -18,7 +18,7 @@ from ablations import graph as graph_mod
 from ablations import grid as grid_mod
 from sfi_mos.errors import InputError
 
-from . import inputs, launcher, manifest, monitor, profiles, summary
+from . import inputs, launcher, manifest, monitor, profiles, snapshot, summary
 from .state import run_states, slurm_states
 
 
@@ -39,6 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores / parallel runs)")
     ap.add_argument("--wait", action=argparse.BooleanOptionalAction, default=None,
                     help="follow progress until all runs end (default: on; slurm can --no-wait)")
+    ap.add_argument("--snapshot", action="store_true",
+                    help="slurm: jobs run a snapshot of the committed code (results/<grid>/code/<sha>), "
+                    "so later edits do not reach queued or requeued jobs")
     ap.add_argument("--no-progress", action="store_true", help="no live progress bar")
     return ap.parse_args(argv)
 
@@ -79,8 +82,15 @@ def _main(args: argparse.Namespace) -> int:
             print("note: --no-wait applies to --cluster slurm; local runs are driven wave by wave", file=sys.stderr)
         states = launcher.run_waves(graph, grid, grid_dir, args.cluster, parallel, threads, progress)
     else:
+        setup: list[str] = []
+        if args.snapshot:
+            code, dirty = snapshot.make(grid_dir)
+            setup = snapshot.setup_lines(code)
+            print(f"code snapshot: {code}" + ("  (note: uncommitted changes are not in it)" if dirty else ""),
+                  file=sys.stderr)
         try:
-            n_jobs, n_arrays = launcher.submit_slurm(graph, grid, grid_dir, profile, args.max_parallel, threads)
+            n_jobs, n_arrays = launcher.submit_slurm(graph, grid, grid_dir, profile, args.max_parallel, threads,
+                                                     setup)
         except (FailedJobError, RuntimeError, OSError) as e:  # sbatch missing, controller down, bad flag
             progress.close()
             print(f"error: Slurm submission failed: {str(e).strip()}\n(jobs submitted before the error are "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def _work(stage: str, cfg, run_dir: Path, parents: list[str]) -> dict:
         time.sleep(float(os.environ.get("SFI_FAKE_SLEEP", "0.05")))
         state["step"] += 1
         write_json(ckpt, state)  # checkpoint every step
-    return {"starts": state["starts"], "resumed_from": resumed_from, "pid": os.getpid()}
+    code = getattr(sys.modules.get("replication.job"), "__file__", None)  # which copy of the code ran
+    return {"starts": state["starts"], "resumed_from": resumed_from, "pid": os.getpid(), "code": code}
 
 
 def run_distill(cfg, run_dir):

@@ -121,7 +121,7 @@ def test_slurm_two_concurrent_submissions_submit_each_run_once(slurm_cluster, tm
     from grid_fixtures import ROOT
 
     cmd = [sys.executable, "-m", "replication.run_all", "--no-progress", *SLURM, "--results", str(tmp_path),
-           "--no-wait"]
+           "--no-wait", "--snapshot"]
     procs = [sp.Popen(cmd, cwd=ROOT, stdout=sp.PIPE, stderr=sp.STDOUT, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=120)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
@@ -131,6 +131,8 @@ def test_slurm_two_concurrent_submissions_submit_each_run_once(slurm_cluster, tm
     assert r.returncode == 0, r.stdout + r.stderr
     finished = done(tmp_path / "smoke")
     assert len(finished) == 10 and all(d["starts"] == 1 for d in finished.values())
+    code = tmp_path / "smoke" / "code"  # the jobs ran the snapshot of the committed code, not the work tree
+    assert all(d["code"].startswith(str(code)) for d in finished.values())
 
 
 def test_slurm_real_stage_preempted_gives_same_metrics(slurm_cluster, tmp_path):

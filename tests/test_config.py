@@ -64,3 +64,12 @@ def test_rundir_lifecycle_and_relative_paths(tmp_path):
     assert is_done(run)
     assert resolve_path("data/track3", run) == (tmp_path / "results" / "smoke" / "data" / "track3").resolve()
     assert resolve_path("/abs/x", run) == type(resolve_path("/abs/x", run))("/abs/x")
+
+
+def test_atomic_files_get_normal_permissions(tmp_path):
+    import os
+    p = tmp_path / "shared.json"
+    write_json(p, {})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (p.stat().st_mode & 0o777) == (0o666 & ~umask)

@@ -38,11 +38,10 @@ def _band_energy(x: np.ndarray, fs: int, lo: float) -> float:
 HB = sorted(n for n, d in degrade.CATALOGUE.items() if d.hb_only)
 
 
-@pytest.mark.parametrize("fs", [24000, 48000])
-@pytest.mark.parametrize("name", HB)
+# only the rates each degradation is defined at (imaging/aliasing need >= 40 kHz)
+@pytest.mark.parametrize("name,fs", [(n, fs) for n in HB for fs in (24000, 48000)
+                                     if fs >= degrade.CATALOGUE[n].min_fs])
 def test_high_band_only_is_invisible_at_16k(name, fs):
-    if fs < degrade.CATALOGUE[name].min_fs:
-        pytest.skip(f"{name} needs >= {degrade.CATALOGUE[name].min_fs} Hz")
     x = _speech(fs)
     y, _ = degrade.apply(name, x, fs, 1.0, np.random.default_rng(1))
     assert len(y) == len(x)

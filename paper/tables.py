@@ -7,7 +7,6 @@ aggregation and CI rules.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,17 +22,6 @@ from .collect import Collected
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TRACK3_RATES = (16000, 24000, 48000)
 FACTORS = ("frontend", "distill", "pretrain", "teacher", "stride_policy", "features")
-# manifest columns that may mark a clip's degradation as high-band-only (synthetic corpus)
-_HB_FLAG_COLUMNS = ("hb_only", "high_band_only", "highband_only")
-_HB_KINDS = {"hb_noise", "imaging", "aliasing", "fake_sr", "hb_tone", "hb_shelf"}
-try:  # the generator's own catalogue is the source of truth when present
-    from sfi_mos.data.synth.degrade import CATALOGUE as _CAT
-
-    _HB_KINDS = {name for name, d in _CAT.items() if d.hb_only}
-except (ImportError, AttributeError):
-    pass
-
-
 @dataclass
 class Options:
     split: str = "eval"
@@ -178,41 +166,18 @@ def best_marks(df: pd.DataFrame) -> dict[str, set[int]]:
     return out
 
 
-def _kinds(cell: str) -> list[str]:
-    """A manifest degradation cell: a JSON list (``["fake_sr", "hb_noise"]``) or ``a;b`` / ``a:0.3+b``."""
-    cell = str(cell).strip()
-    if cell.startswith("["):
-        try:
-            items = json.loads(cell)
-        except json.JSONDecodeError:
-            raise InputError("manifest.csv", f"degradations {cell!r} is not a JSON list") from None
-    else:
-        items = re.split(r"[;,+|]", cell)
-    return [str(k).strip().split(":")[0] for k in items if str(k).strip()]
-
-
 def hb_flags(manifest: pd.DataFrame) -> pd.Series:
-    """utt_id -> True when every degradation of the clip is high-band-only (synthetic corpus manifest).
+    """utt_id -> True when every degradation of a Track 3 clip is high-band-only.
 
-    Clean clips (no degradation) and clips with any full-band degradation are "rest".
+    Reads the synthetic corpus's ``manifest.csv`` (its generator sets ``hb_only`` per clip); clean
+    clips and clips with any full-band degradation are "rest".
     """
-    if "corpus" in manifest.columns:  # the manifest lists every corpus; Track 3 clips only
-        manifest = manifest[manifest["corpus"].astype(str) == "track3"]
-    idcol = next((c for c in ("utt_id", "uttID", "utt") if c in manifest.columns), None)
-    if idcol is None:
-        raise InputError("manifest.csv", f"no utterance id column (have {list(manifest.columns)})")
-    ids = manifest[idcol].astype(str).str.removesuffix(".wav")
-    flag = next((c for c in _HB_FLAG_COLUMNS if c in manifest.columns), None)
-    if flag is not None:
-        v = manifest[flag]
-        vals = v.astype(str).str.lower().isin(["true", "1", "yes"]) if v.dtype != bool else v
-    else:
-        if "degradations" not in manifest.columns:
-            raise InputError("manifest.csv", "no high-band flag or 'degradations' column "
-                             f"(have {list(manifest.columns)})")
-        kinds = manifest["degradations"].fillna("").map(_kinds)
-        vals = kinds.map(lambda ks: bool(ks) and all(k in _HB_KINDS for k in ks))
-    return pd.Series(vals.to_numpy(bool), index=ids.to_numpy(), name="hb_only")
+    missing = {"corpus", "utt_id", "hb_only"} - set(manifest.columns)
+    if missing:
+        raise InputError("manifest.csv", f"missing columns {sorted(missing)} (is this a sfi_mos.data.synth manifest?)")
+    t3 = manifest[manifest["corpus"].astype(str) == "track3"]
+    vals = t3["hb_only"].astype(str).str.lower().isin(["true", "1"])
+    return pd.Series(vals.to_numpy(bool), index=t3["utt_id"].astype(str).to_numpy(), name="hb_only")
 
 
 def _highband(col: Collected, t: pd.DataFrame, preds, opt: Options, notes, order: list[str],

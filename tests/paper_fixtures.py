@@ -79,7 +79,7 @@ def make_results(results: Path, grid: str = "dev", cells=CELLS, seeds=(0,), fold
     truth = corpus(extra_rates=extra_rates)
     man = gd / "data/synth-tiny-s0/manifest.csv"
     man.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(man, truth.assign(corpus="track3")[["corpus", "utt_id", "split", "sample_rate", "system_id", "degradations"]])
+    write_csv(man, truth.assign(corpus="track3")[["corpus", "utt_id", "split", "sample_rate", "system_id", "degradations", "hb_only"]])
     track3 = DataSpec("track3", ROOT, "fp-dev")
     for k, (variant, teacher, kd, pt, policy, sd, blind) in enumerate(cells):
         tspec = TeacherSpec(f"{teacher}_local", f"teachers/{teacher}.pt")

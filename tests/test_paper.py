@@ -191,14 +191,14 @@ def test_inconsistent_metrics_json_is_an_error(tmp_path):
         build(collect(tmp_path, "dev"), Options(bootstrap=0))
 
 
-def test_hb_flags_from_degradation_lists():
-    man = pd.DataFrame({"corpus": ["track3"] * 5 + ["bvcc"],
-                        "utt_id": ["a", "b", "c", "d", "e", "f"],
-                        "degradations": ['["hb_noise"]', '["fake_sr", "noise"]', "[]", '["fake_sr", "hb_tone"]',
-                                         "imaging:0.3+aliasing:0.1", '["hb_noise"]']})
+def test_hb_flags_from_the_synth_manifest():
+    man = pd.DataFrame({"corpus": ["track3"] * 3 + ["bvcc"], "utt_id": ["a", "b", "c", "f"],
+                        "hb_only": [True, False, "True", True]})
     flags = hb_flags(man)
-    assert list(flags.index) == ["a", "b", "c", "d", "e"]
-    assert list(flags) == [True, False, False, True, True]
+    assert list(flags.index) == ["a", "b", "c"]
+    assert list(flags) == [True, False, True]
+    with pytest.raises(InputError, match="missing columns"):
+        hb_flags(man.drop(columns="hb_only"))
 
 
 def test_allow_partial_keeps_complete_cells(tmp_path, capsys):

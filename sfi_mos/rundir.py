@@ -31,14 +31,23 @@ def resolve_path(path: str | os.PathLike, run_dir: str | os.PathLike) -> Path:
     return Path(run_dir).resolve().parents[1] / p
 
 
-def git_sha() -> str | None:
+def _git(*args: str) -> str | None:
     root = Path(__file__).resolve().parents[1]
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.strip() or None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def git_sha() -> str | None:
+    return _git("rev-parse", "HEAD") or None
+
+
+def git_dirty() -> bool | None:
+    """True when tracked code differs from HEAD: the SHA alone would not reproduce the run."""
+    out = _git("status", "--porcelain", "--untracked-files=no")
+    return None if out is None else bool(out)
 
 
 def environment() -> dict[str, Any]:
@@ -50,6 +59,7 @@ def environment() -> dict[str, Any]:
             versions[name] = None
     info: dict[str, Any] = {
         "git_sha": git_sha(),
+        "git_dirty": git_dirty(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "machine": platform.machine(),

@@ -58,7 +58,8 @@ def test_rundir_lifecycle_and_relative_paths(tmp_path):
     run = tmp_path / "results" / "smoke" / "finetune" / "abc123"
     start(run, MOSTrainConfig())
     assert json.loads((run / "config.json").read_text())["stage"] == "finetune"
-    assert "packages" in json.loads((run / "env.json").read_text())
+    env = json.loads((run / "env.json").read_text())
+    assert "packages" in env and env["git_dirty"] in (True, False, None)
     assert not is_done(run)
     finish(run, {"best_epoch": 1})
     assert is_done(run)

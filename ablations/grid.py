@@ -160,7 +160,7 @@ def default() -> Grid:
         baseline_cell("resample", "hubert"),
         baseline_cell("resample_sr", "hubert"),
     )
-    return _tiny("default", cells, folds=3, size="demo", distill_steps=10, epochs=1, bootstrap=100)
+    return _tiny("default", cells, folds=3, size="demo", distill_steps=40, epochs=3, bootstrap=100)
 
 
 def smoke() -> Grid:

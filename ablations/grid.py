@@ -150,7 +150,7 @@ def _tiny(name: str, cells: tuple[Cell, ...], folds: int, size: str, distill_ste
 
 def default() -> Grid:
     # the paper's ablation rows (distillation, MOS pre-training, SFI vs resampling baselines) plus the
-    # reference code's stride policy, on one teacher: 38 runs, sized to finish in ~10 min on 2 cores.
+    # reference code's stride policy, on one teacher: 38 runs, about 3 min on 2 idle cores (target <= 10).
     # The other teachers and the sinc policy are in ``paper`` (or add them here).
     cells = (
         sfi_cell("hubert", "phase"),  # proposed

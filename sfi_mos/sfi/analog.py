@@ -20,6 +20,7 @@ Families:
 """
 from __future__ import annotations
 
+import abc
 import math
 
 import torch
@@ -44,7 +45,7 @@ def erb_space(n: int, low_hz: float, high_hz: float) -> torch.Tensor:
     return erb_to_hz(torch.linspace(float(lo), float(hi), n, dtype=torch.float64)).float()
 
 
-class AnalogFilterBank(nn.Module):
+class AnalogFilterBank(nn.Module, abc.ABC):
     """Base class: C analog filters. ``causal`` families have support t >= 0."""
 
     causal = False
@@ -53,8 +54,9 @@ class AnalogFilterBank(nn.Module):
         super().__init__()
         self.n_filters = int(n_filters)
 
+    @abc.abstractmethod
     def freq_response(self, omega: torch.Tensor) -> torch.Tensor:  # (N,) rad/s -> complex (C, N)
-        raise NotImplementedError
+        """Continuous frequency response H_c(omega) of every filter."""
 
     def center_freqs_hz(self) -> torch.Tensor | None:
         """Per-filter centre frequency (for anti-aliasing in time-domain design), if defined."""

@@ -22,17 +22,11 @@ import re
 import numpy as np
 import pandas as pd
 
+from sfi_mos.data.audio import rate_from_tag  # the one "<n>k" -> Hz table
 from sfi_mos.errors import InputError
 
-# "<rate>k" tokens whose rate is not rate*1000
-_RATE_TOKENS = {11: 11025, 22: 22050, 44: 44100, 88: 88200}
 _NAME_RE = re.compile(r"(?:^|[-/_])(\d+)k_(sys\d+)_utt[^/]*$")
 _N_SHOWN = 5  # ids listed in a missing/extra error
-
-
-def rate_from_token(k: int) -> int:
-    """``16`` (from ``16k``) -> 16000; ``22`` -> 22050, ``44`` -> 44100."""
-    return _RATE_TOKENS.get(int(k), int(k) * 1000)
 
 
 def parse_track3_name(name: str) -> tuple[str, int] | None:
@@ -41,7 +35,7 @@ def parse_track3_name(name: str) -> tuple[str, int] | None:
     m = _NAME_RE.search(stem)
     if m is None:
         return None
-    return f"{m.group(1)}k_{m.group(2)}", rate_from_token(m.group(1))
+    return f"{m.group(1)}k_{m.group(2)}", rate_from_tag(f"{m.group(1)}k")
 
 
 def _strip_wav(s: str) -> str:

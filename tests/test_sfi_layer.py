@@ -75,10 +75,13 @@ def test_integer_rates_are_a_plain_conv(fs):
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
 
 
-def test_sinc_policy_equals_stride1_conv_then_windowed_sinc():
+@pytest.mark.parametrize("band,cutoff", [("input", 1.0), ("output", 1 / 7.5)])
+def test_sinc_policy_equals_stride1_conv_then_windowed_sinc(band, cutoff):
     """The folded sinc kernels reproduce the EUSIPCO algorithm: stride-1 conv, then Hann-windowed
-    sinc interpolation (half-length L) of its output at the exact fractional frame positions."""
-    layer = _smooth_layer("sinc").set_sample_rate(24000)
+    sinc interpolation (half-length L, cutoff c of the input Nyquist) at the exact frame positions."""
+    layer = _smooth_layer("sinc")
+    layer.sinc_band = band
+    layer.set_sample_rate(24000)
     L = layer.sinc_half_length
     x = torch.randn(1, 1, 2400)
     with torch.no_grad():
@@ -89,9 +92,28 @@ def test_sinc_policy_equals_stride1_conv_then_windowed_sinc():
     pos = frames.double() * 7.5
     inside = (pos >= L) & (pos + L < y.shape[-1])  # the naive version has no left/right context
     v = pos[inside, None] - n[None, :]
-    g = torch.sinc(v) * torch.where(v.abs() < L, 0.5 * (1 + torch.cos(math.pi * v / L)), 0.0)
+    g = cutoff * torch.sinc(cutoff * v) * torch.where(v.abs() < L, 0.5 * (1 + torch.cos(math.pi * v / L)), 0.0)
     want = (y.double() @ g.T).float()
     torch.testing.assert_close(got[0][:, inside], want, rtol=1e-3, atol=1e-4)
+
+
+def test_sinc_output_band_attenuates_above_the_frame_rate_nyquist():
+    """sinc_band="output" is an anti-aliased decimation: its folded kernels keep little energy above
+    the output frame rate's Nyquist (1.6 kHz for 16 kHz-grid frames), unlike the default."""
+    def high_energy_fraction(band):
+        layer = SFIConv1d(out_channels=16, filter="mgf", stride_policy="sinc", sinc_band=band).eval()
+        with torch.no_grad():
+            layer.analog.log_sigma_hz.fill_(math.log(2000.0))
+            layer.analog.center_hz.copy_(torch.linspace(300.0, 5000.0, 16))
+            k = layer._kernels(layer.plan(24000))  # folded kernels (phases, C_out, C_in, taps)
+        spec = torch.fft.rfft(k.double(), n=4096).abs() ** 2
+        f = torch.fft.rfftfreq(4096, 1 / 24000)
+        return float(spec[..., f > 1600 * 1.25].sum() / spec.sum())
+
+    inp, out = high_energy_fraction("input"), high_energy_fraction("output")
+    assert out < 0.05 < inp, (inp, out)
+    with pytest.raises(ValueError, match="sinc_band"):
+        SFIConv1d(out_channels=4, sinc_band="nyquist")
 
 
 @pytest.mark.parametrize("filt,design", [("naf", "freq_ls"), ("mgf", "freq_ls"), ("mgf_td", "time"),

@@ -10,8 +10,9 @@ Stride policies for non-integer hops (24 kHz -> 7.5, 8 kHz -> 2.5, 22.05 kHz -> 
   integer-stride-p conv, so the work equals an ideal stride-p/q conv. Frames land exactly on the
   reference-rate grid.
 * ``sinc`` (EUSIPCO 2023): stride-1 output interpolated with a Hann-windowed sinc (half-length L,
-  cutoff at the input Nyquist: the stride-1 output is band-limited to it, so this reconstructs it)
-  at the exact hop. Folded into q kernels of K + 2L - 1 taps: same frames as ``phase``, about
+  cutoff at the input Nyquist by default: the stride-1 output is band-limited to it, so this
+  reconstructs it; ``sinc_band="output"`` band-limits to the output frame rate instead, an
+  anti-aliased decimation that departs from what a 16 kHz model computes) at the exact hop. Folded into q kernels of K + 2L - 1 taps: same frames as ``phase``, about
   (K + 2L)/K times its work, and the window truncation costs a little accuracy.
 * ``truncate`` / ``round``: integer hop floor/round(S); the frame rate drifts (ablation baselines).
 
@@ -67,7 +68,7 @@ class SFIConv1d(nn.Module):
                  stride: int = 5, ref_sample_rate: int = 16000, filter: str = "naf",
                  design: str = "freq_ls", stride_policy: str = DEFAULT_POLICY, n_freq: int = 640,
                  naf_features: int = 128, naf_hidden=(224, 224), max_freq_hz: float = 24000.0,
-                 sinc_half_length: int = 16, bias: bool = False):
+                 sinc_half_length: int = 16, sinc_band: str = "input", bias: bool = False):
         super().__init__()
         where = "SFIConv1d"
         for name, v in dict(in_channels=in_channels, out_channels=out_channels,
@@ -95,6 +96,9 @@ class SFIConv1d(nn.Module):
         self.stride_policy = stride_policy
         self.n_freq = n_freq
         self.sinc_half_length = sinc_half_length
+        if sinc_band not in ("input", "output"):
+            raise InputError(where, f"sinc_band must be 'input' or 'output', got {sinc_band!r}")
+        self.sinc_band = sinc_band
         self.analog = make_filter_bank(filter, in_channels * out_channels, n_features=naf_features,
                                        hidden=naf_hidden, max_freq_hz=max_freq_hz,
                                        high_hz=self.ref_sample_rate / 2)
@@ -108,7 +112,8 @@ class SFIConv1d(nn.Module):
         return cls(in_channels, out_channels, kernel_size, stride, ref_sample_rate,
                    filter=spec.filter, design=spec.design, stride_policy=spec.stride_policy,
                    n_freq=spec.n_freq, naf_features=spec.naf_features,
-                   naf_hidden=tuple(spec.naf_hidden), max_freq_hz=spec.max_freq_hz)
+                   naf_hidden=tuple(spec.naf_hidden), max_freq_hz=spec.max_freq_hz,
+                   sinc_band=spec.sinc_band)
 
     # --- rate and geometry -------------------------------------------------------------------
     @property
@@ -167,7 +172,7 @@ class SFIConv1d(nn.Module):
         else:
             h = D.design_time(self.analog, base, t0)
         if plan.policy == "sinc":
-            h = D.sinc_phases(h[0], plan, self.sinc_half_length)
+            h = D.sinc_phases(h[0], plan, self.sinc_half_length, D.sinc_cutoff(plan, self.sinc_band))
         return h.reshape(h.shape[0], self.out_channels, self.in_channels, h.shape[-1])
 
     def _version_key(self):

@@ -83,21 +83,36 @@ def design_time(bank, plan: Plan, t0: float = 0.0) -> torch.Tensor:
     return h
 
 
-def sinc_phases(kernel: torch.Tensor, plan: Plan, half_length: int) -> torch.Tensor:
+def sinc_cutoff(plan: Plan, band: str) -> float:
+    """Cutoff of the interpolating sinc as a fraction of the input Nyquist.
+
+    ``input``: 1 (reconstructs the stride-1 output, which is what a 16 kHz model samples, aliasing
+    included); ``output``: the output frame rate's Nyquist, 1/S_eff (anti-aliased decimation).
+    """
+    if band == "input":
+        return 1.0
+    if band == "output":
+        return min(1.0, 1.0 / float(plan.s_eff))
+    raise ValueError(f"sinc band must be 'input' or 'output', got {band!r}")
+
+
+def sinc_phases(kernel: torch.Tensor, plan: Plan, half_length: int, cutoff: float = 1.0) -> torch.Tensor:
     """EUSIPCO 2023 sinc policy folded into the kernels.
 
     The stride-1 output y[n] = sum_k w[k] x[n+k] is read at the fractional position a + delta by
-    Hann-windowed sinc interpolation, y~ = sum_l y[a+l] g(delta - l), l in [-L, L-1]. Because that
+    Hann-windowed sinc interpolation, y~ = sum_l y[a+l] g(delta - l), l in [-L, L-1], with
+    g(v) = c sinc(c v) hann(v / L) for a cutoff c (fraction of the input Nyquist). Because that
     is linear, frame j equals sum_u x[a_j - L + u] (g_delta * w)[u]: one kernel of K + 2L - 1 taps
     per phase, applied like the ``phase`` kernels (same result, without the stride-1 pass).
     kernel (C, K) -> (n_phases, C, K + 2L - 1).
     """
     L = int(half_length)
+    c = float(cutoff)
     ls = torch.arange(-L, L, dtype=torch.float64)
     taps = []
     for delta in plan.deltas:
         v = float(delta) - ls
-        g = torch.sinc(v) * torch.where(v.abs() < L, 0.5 * (1 + torch.cos(math.pi * v / L)), 0.0)
+        g = c * torch.sinc(c * v) * torch.where(v.abs() < L, 0.5 * (1 + torch.cos(math.pi * v / L)), 0.0)
         taps.append(g)
     g = torch.stack(taps).to(kernel)  # (P, 2L): weight of y[a + l]
     C, K = kernel.shape

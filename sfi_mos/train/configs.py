@@ -31,6 +31,7 @@ class SFISpec:
     naf_features: int = 128  # random Fourier features
     naf_hidden: tuple[int, ...] = (224, 224)
     max_freq_hz: float = 24000.0  # NAF input normalisation: one grid serves 8-48 kHz
+    sinc_band: str = "input"  # sinc policy's interpolation cutoff: input Nyquist | output frame rate
 
 
 @dataclass(frozen=True)

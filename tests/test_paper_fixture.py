@@ -1,14 +1,9 @@
 """The committed fixture (real smoke-grid output) regenerates the committed tables byte for byte."""
 from __future__ import annotations
 
-import pytest
-
 from paper.make_tables import main
 
 from paper_fixtures import FIXTURE_ARGS, FIXTURE_DIR, FIXTURE_EXPECTED
-
-pytestmark = pytest.mark.skipif(not (FIXTURE_DIR.is_dir() and FIXTURE_EXPECTED.is_dir()),
-                                reason="fixture not generated yet (tests/fixtures/make_paper_fixture.py)")
 
 
 def test_fixture_regenerates_tables_byte_identically(tmp_path):

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sfi_mos.config import config_hash, to_dict
+from sfi_mos.errors import InputError
 from sfi_mos.train.configs import BackboneSpec, DataSpec, TeacherSpec
 
+from . import recipe as recipe_mod
 from .grid import STAGE_ORDER, Cell, Grid
 
 
@@ -46,36 +48,41 @@ def run_id(stage: str, cfg: Any) -> str:
 def cell_stages(grid: Grid, cell: Cell, inputs: Inputs) -> list[tuple[str, Any, tuple[str, ...]]]:
     """The (stage, config, parent dirs) this one cell needs, in dependency order, not deduplicated."""
     out: list[tuple[str, Any, tuple[str, ...]]] = []
+    r = cell.recipe
 
     def add(stage: str, cfg: Any, parents: tuple[str, ...]) -> str:
         out.append((stage, cfg, parents))
         return f"{stage}/{run_id(stage, cfg)}"
 
     teacher = inputs.teachers[cell.teacher]
+    features = grid.finetune.backbone.features
     if cell.variant == "sfi":
-        dcfg = replace(grid.distill, teacher=teacher, data=inputs.unlabelled, seed=grid.base_seed,
-                       sfi=replace(grid.distill.sfi, stride_policy=cell.policy),
-                       steps=grid.distill.steps if cell.distill else 0)
-        student = add("distill", dcfg, ())
-        backbone = BackboneSpec(kind="sfi", student_run=student, teacher=teacher,
-                                features=grid.finetune.backbone.features)
+        dcfg = recipe_mod.distill_config(grid.distill, r, teacher, inputs.teachers["hubert"], cell.distill)
+        student = add("distill", replace(dcfg, data=inputs.unlabelled, seed=grid.base_seed), ())
+        backbone = BackboneSpec(kind="sfi", student_run=student, teacher=teacher, features=features)
         base = (student,)
     else:
-        backbone = BackboneSpec(kind=cell.variant, student_run=None, teacher=teacher,
-                                features=grid.finetune.backbone.features)
+        if cell.teacher == "wavlm" and r.wavlm_baseline == "wavlm_base":
+            teacher = inputs.teachers["wavlm_base"]
+        backbone = BackboneSpec(kind=cell.variant, student_run=None, teacher=teacher, features=features)
         base = ()
     init, ft_parents = None, base
     if cell.pretrain:
-        pcfg = replace(grid.pretrain, stage="pretrain", backbone=backbone, data=inputs.bvcc, init_run=None,
-                       fold=None, seed=grid.base_seed)
+        # the authors fine-tune their SR-conditioned baselines from the plain pre-training run
+        pre_kind = "resample" if cell.variant == "resample_sr" and r.sr_pretrain == "plain" else backbone.kind
+        pcfg = recipe_mod.mos_config(grid.pretrain, r, cell.variant, grid.uncapped_epochs, has_init=False)
+        pcfg = replace(pcfg, stage="pretrain", backbone=replace(backbone, kind=pre_kind), data=inputs.bvcc,
+                       init_run=None, fold=None, seed=grid.base_seed)
         init = add("pretrain", pcfg, base)
         ft_parents = (init,)
     folds = []
+    fbase = recipe_mod.mos_config(grid.finetune, r, cell.variant, grid.uncapped_epochs, has_init=cell.pretrain)
     for fold in range(grid.folds):
-        fcfg = replace(grid.finetune, stage="finetune", backbone=backbone, data=inputs.track3, init_run=init,
+        fcfg = replace(fbase, stage="finetune", backbone=backbone, data=inputs.track3, init_run=init,
                        n_folds=grid.folds, fold=fold, seed=cell.seed)
         folds.append(add("finetune", fcfg, ft_parents))
-    pred = add("predict", replace(grid.predict, runs=tuple(folds), data=inputs.track3), tuple(folds))
+    pred = add("predict", replace(grid.predict, runs=tuple(folds), data=inputs.track3, cell=cell.describe()),
+               tuple(folds))
     add("score", replace(grid.score, predict_run=pred, data=inputs.track3, seed=grid.base_seed), (pred,))
     return out
 
@@ -111,10 +118,19 @@ class Graph:
 
 
 def build(grid: Grid, inputs: Inputs) -> Graph:
+    """The deduplicated graph. Two cells whose fine-tuned models would be the same runs are an error:
+    the second would only relabel the first (a factor that changes nothing for that cell)."""
     nodes: dict[str, Node] = {}
     scores: dict[str, str] = {}
+    trained: dict[tuple[str, ...], str] = {}
     for cell in grid.cells:
-        for stage, cfg, parents in cell_stages(grid, cell, inputs):
+        stages = cell_stages(grid, cell, inputs)
+        folds = tuple(f"finetune/{run_id(s, c)}" for s, c, _ in stages if s == "finetune")
+        if folds in trained:
+            raise InputError(f"grid {grid.name!r}", f"cell {cell.name} trains exactly the runs of cell "
+                             f"{trained[folds]}: it differs only in a factor that does not apply to it")
+        trained[folds] = cell.name
+        for stage, cfg, parents in stages:
             node = Node(stage, cfg, run_id(stage, cfg), parents)
             node = nodes.setdefault(node.rel, node)
             if cell.name not in node.cells:

@@ -1,13 +1,12 @@
-"""The ablation study as code: factors, cells and the named grids ``paper``, ``default``, ``smoke``.
+"""The ablation study as code: cells and the named grids ``paper``, ``default``, ``smoke``.
 
-A *cell* is one combination of factors (backbone variant, teacher, distillation on/off, MOS
-pre-training on/off, SFI stride policy, seed); folds live inside a cell (fine-tune per fold, one
-ensemble prediction). A *grid* is a list of cells plus the hyper-parameter templates of each stage.
-``ablations.graph`` turns a grid into the deduplicated stage graph.
-
-Not every factor combination exists: the resampling baselines have no distillation and no stride
-policy, and the "no distillation" control (``DistillConfig.steps == 0``: teacher-initialised SFI
-student, untrained) is only run with pre-training, as in the paper's "encoder copy" row.
+A *cell* is one recipe (``ablations.recipe``: every choice where the suite departs from the authors)
+plus its structural factors: front-end variant, teacher, distillation on/off, MOS pre-training on/off,
+seed. Folds live inside a cell (fine-tune per fold, one ensemble prediction). Cells are named from
+the recipe they start from and how they depart from it: ``authors-hubert-s0`` is the replication,
+``suite-hubert-s0`` the suite's system, ``authors-hubert+batching=grouped-s0`` a single-factor
+ablation. A *grid* is a list of cells plus the hyper-parameter templates of each stage;
+``ablations.graph`` turns it into the deduplicated stage graph.
 """
 from __future__ import annotations
 
@@ -15,56 +14,99 @@ import fnmatch
 from dataclasses import dataclass, field, replace
 
 from sfi_mos.errors import InputError
-from sfi_mos.train.configs import (DistillConfig, MOSTrainConfig, PredictConfig, ScoreConfig,
-                                   SFISpec)
+from sfi_mos.train.configs import DistillConfig, MOSTrainConfig, PredictConfig, ScoreConfig, SFISpec
+
+from .factors import BY_NAME, FACTORS
+from .recipe import AUTHORS, BASES, UNCAPPED_EPOCHS, Recipe
 
 VARIANTS = ("sfi", "resample", "resample_sr")
 TEACHERS = ("wav2vec2", "hubert", "wavlm")
-POLICIES = ("truncate", "sinc", "phase")
 STAGE_ORDER = ("distill", "pretrain", "finetune", "predict", "score")
 
-# s3prl upstream names: registered (downloads, paper) and *_local (a checkpoint file we write)
-PAPER_UPSTREAMS = {"wav2vec2": "wav2vec2", "hubert": "hubert", "wavlm": "wavlm_base_plus"}
-LOCAL_UPSTREAMS = {"wav2vec2": "wav2vec2_local", "hubert": "hubert_local", "wavlm": "wavlm_local"}
+# s3prl upstream names: registered (downloads, paper) and *_local (a checkpoint file we write).
+# "wavlm_base" is the authors' non-SFI WavLM baseline (their distillation teacher is WavLM Base+).
+PAPER_UPSTREAMS = {"wav2vec2": "wav2vec2", "hubert": "hubert", "wavlm": "wavlm_base_plus",
+                   "wavlm_base": "wavlm_base"}
+LOCAL_UPSTREAMS = {"wav2vec2": "wav2vec2_local", "hubert": "hubert_local", "wavlm": "wavlm_local",
+                   "wavlm_base": "wavlm_local"}
+
+
+def _fmt(value) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 @dataclass(frozen=True)
 class Cell:
     variant: str = "sfi"
     teacher: str = "hubert"
-    distill: bool = True  # sfi only; False = teacher-initialised student, no distillation steps
+    distill: bool = True  # sfi only; False = the "without distillation" control (DistillConfig.steps 0)
     pretrain: bool = True  # MOS pre-training on BVCC before fine-tuning
-    policy: str | None = "phase"  # sfi only: SFI stride policy
+    recipe: Recipe = AUTHORS
     seed: int = 0  # fine-tuning seed (shared stages use the grid's base seed)
+    base: str = "authors"  # the recipe the name is relative to: authors | suite
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise InputError("cell", f"variant {self.variant!r} not in {VARIANTS}")
         if self.teacher not in TEACHERS:
             raise InputError("cell", f"teacher {self.teacher!r} not in {TEACHERS}")
-        if self.variant == "sfi":
-            if self.policy not in POLICIES:
-                raise InputError("cell", f"stride policy {self.policy!r} not in {POLICIES}")
-        elif self.distill or self.policy is not None:
-            raise InputError("cell", f"{self.variant} has no distillation or stride policy "
-                             f"(got distill={self.distill}, policy={self.policy!r})")
+        if self.base not in BASES:
+            raise InputError("cell", f"base {self.base!r} not in {sorted(BASES)}")
+        if self.variant != "sfi" and self.distill:
+            raise InputError("cell", f"{self.variant} has no distillation (got distill=True)")
+
+    def applies(self, factor: str) -> bool:
+        return BY_NAME[factor].applies(self.variant, self.teacher, self.distill, self.pretrain)
+
+    @property
+    def deviations(self) -> dict[str, object]:
+        """Factors that differ from the base recipe and change what this cell computes."""
+        return {k: v for k, v in self.recipe.diff(BASES[self.base]).items() if self.applies(k)}
+
+    @property
+    def kind(self) -> str:
+        """What the cell computes, structurally: its base, plus the variant or the no-distillation
+        control (single-factor ablations share their host's kind)."""
+        if self.variant != "sfi":
+            return f"{self.base}-{self.variant}"
+        return self.base if self.distill else f"{self.base}-nokd"
 
     @property
     def name(self) -> str:
-        parts = [self.variant, self.teacher]
-        if self.variant == "sfi":
-            parts += [self.policy, "kd" if self.distill else "nokd"]
-        parts += ["pt" if self.pretrain else "nopt", f"s{self.seed}"]
-        return "-".join(parts)
+        parts = [self.base] + ([] if self.variant == "sfi" else [self.variant]) + [self.teacher]
+        if self.variant == "sfi" and not self.distill:
+            parts.append("nokd")
+        if not self.pretrain:
+            parts.append("nopt")
+        dev = "".join(f"+{k}={_fmt(v)}" for k, v in self.deviations.items())
+        return "-".join(parts) + dev + f"-s{self.seed}"
+
+    @property
+    def label(self) -> str:
+        """The name without the seed (cells that differ only in seed are replicates)."""
+        return self.name.rsplit("-s", 1)[0]
+
+    def describe(self) -> dict:
+        """What a predict run records about its cell (``PredictConfig.cell``); paper/ reads it."""
+        return {"name": self.name, "label": self.label, "base": self.base, "kind": self.kind,
+                "variant": self.variant, "teacher": self.teacher, "distill": self.distill,
+                "pretrain": self.pretrain, "seed": self.seed, "recipe": self.recipe.asdict(),
+                "deviations": {k: v for k, v in self.deviations.items()}}
 
 
-def sfi_cell(teacher: str, policy: str = "phase", distill: bool = True, pretrain: bool = True,
-             seed: int = 0) -> Cell:
-    return Cell("sfi", teacher, distill, pretrain, policy, seed)
-
-
-def baseline_cell(variant: str, teacher: str, pretrain: bool = True, seed: int = 0) -> Cell:
-    return Cell(variant, teacher, False, pretrain, None, seed)
+def cell(base: str = "authors", teacher: str = "hubert", variant: str = "sfi", distill: bool | None = None,
+         pretrain: bool = True, seed: int = 0, **deviations) -> Cell:
+    """A cell of recipe ``base`` with ``deviations`` (recipe fields) applied."""
+    unknown = sorted(set(deviations) - set(BY_NAME))
+    if unknown:
+        raise InputError("cell", f"unknown factor(s) {unknown}; factors: {sorted(BY_NAME)}")
+    if distill is None:
+        distill = variant == "sfi"
+    out = Cell(variant, teacher, distill, pretrain, replace(BASES[base], **deviations), seed, base)
+    idle = sorted(k for k in deviations if not out.applies(k))
+    if idle:
+        raise InputError("cell", f"factor(s) {idle} do not change {out.name}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -82,6 +124,9 @@ class Grid:
     predict: PredictConfig
     score: ScoreConfig
     base_seed: int = 0  # seed of the shared stages (data, teachers, distill, pretrain)
+    # epochs an "uncapped" pre-training (the authors' stop: best val loss, no cap) may run: Lightning's
+    # default 1000 in the paper grid; the embedded grids cap both recipes to their budget
+    uncapped_epochs: int = UNCAPPED_EPOCHS
     # wall-clock limit per stage job in minutes (Slurm --time, local executor timeout)
     timeout_min: dict[str, int] = field(default_factory=lambda: {s: 60 for s in STAGE_ORDER})
 
@@ -98,22 +143,36 @@ class Grid:
 
 
 # ---- the paper study -------------------------------------------------------------------------
+def factor_ablations(seed: int = 0) -> tuple[Cell, ...]:
+    """One cell per factor: its host authors cell with that factor set to the suite's value (or, where
+    the two agree, the other reading of an unknown authors' value), plus the suite's other stride
+    policy (sinc)."""
+    out = []
+    for f in FACTORS:
+        variant, teacher, distill, pretrain = f.host
+        out.append(cell("authors", teacher, variant, distill, pretrain, seed, **{f.name: f.ablated_value}))
+    out.append(cell("authors", "hubert", seed=seed, sfi_geometry="sinc"))
+    return tuple(out)
+
+
 def _paper_cells(seeds: tuple[int, ...] = (0,)) -> tuple[Cell, ...]:
-    cells = []
+    cells: list[Cell] = []
     for seed in seeds:
-        for t in TEACHERS:
-            for policy in POLICIES:  # proposed model and the stride-policy study, with/without pretraining
-                for pt in (True, False):
-                    cells.append(sfi_cell(t, policy, True, pt, seed))
-            cells.append(sfi_cell(t, "phase", distill=False, pretrain=True, seed=seed))  # w/o distillation
-            for variant in ("resample", "resample_sr"):  # non-SFI baselines, with/without pretraining
-                for pt in (True, False):
-                    cells.append(baseline_cell(variant, t, pt, seed))
-    return tuple(cells)
+        for t in TEACHERS:  # the authors' experiment matrix (msr-utmos configs/mos/**)
+            for pt in (True, False):
+                cells.append(cell("authors", t, pretrain=pt, seed=seed))
+                for variant in ("resample", "resample_sr"):
+                    cells.append(cell("authors", t, variant, pretrain=pt, seed=seed))
+        # "encoder copy" control: only for wav2vec 2.0 (pretrain_sfi_w2v2_encoder_copy.yaml)
+        cells.append(cell("authors", "wav2vec2", distill=False, seed=seed))
+        cells.append(cell("suite", "hubert", seed=seed))
+        cells += factor_ablations(seed)
+    return tuple(dict.fromkeys(cells))  # a host cell of one factor may equal another's cell
 
 
 def paper() -> Grid:
-    # hyper-parameters from the reference code (research notes, paper_and_challenge.md §1.4-1.6)
+    # budgets from the authors' configs (research notes, paper_and_challenge.md 1.4-1.6); the recipe's
+    # choices (batching, epochs of uncapped pre-training, ...) come from ablations.recipe
     return Grid(
         name="paper", cells=_paper_cells(), folds=7, synthetic=None, local_teachers=False,
         distill=DistillConfig(steps=200_000, rates=(8000, 16000, 24000, 48000), crop_seconds=20.0,
@@ -124,6 +183,7 @@ def paper() -> Grid:
                                 lr=1e-4, clip=1.0, ckpt_every=500),
         predict=PredictConfig(splits=("dev", "eval"), batch_size=8),
         score=ScoreConfig(bootstrap=1000),
+        uncapped_epochs=UNCAPPED_EPOCHS,
         timeout_min={"distill": 24 * 60, "pretrain": 12 * 60, "finetune": 8 * 60, "predict": 60, "score": 30},
     )
 
@@ -144,27 +204,27 @@ def _tiny(name: str, cells: tuple[Cell, ...], folds: int, size: str, distill_ste
                                 grad_accum=2, lr=1e-3, max_seconds=1.0, ckpt_every=0),
         predict=PredictConfig(splits=("dev", "eval"), batch_size=4),
         score=ScoreConfig(bootstrap=bootstrap),
+        uncapped_epochs=epochs,  # pre-training stops at the budget whatever the recipe says
         timeout_min={s: 15 for s in STAGE_ORDER},
     )
 
 
 def default() -> Grid:
-    # the paper's ablation rows (distillation, MOS pre-training, SFI vs resampling baselines) plus the
-    # reference code's stride policy, on one teacher: 38 runs, about 3 min on 2 idle cores (target <= 10).
-    # The other teachers and the sinc policy are in ``paper`` (or add them here).
+    # the replication, the suite's system, the two factors the issue names first (rating batching and
+    # the SFI stride geometry), and the authors' resampling baseline: see README for the measured time.
+    # Every other factor and teacher is in ``paper`` (or add them here).
     cells = (
-        sfi_cell("hubert", "phase"),  # proposed
-        sfi_cell("hubert", "phase", pretrain=False),  # w/o MOS pre-training
-        sfi_cell("hubert", "phase", distill=False),  # w/o distillation
-        sfi_cell("hubert", "truncate"),  # stride policy of the reference code
-        baseline_cell("resample", "hubert"),
-        baseline_cell("resample_sr", "hubert"),
+        cell("authors", "hubert"),
+        cell("suite", "hubert"),
+        cell("authors", "hubert", batching="grouped"),
+        cell("authors", "hubert", sfi_geometry="phase"),
+        cell("authors", "hubert", "resample"),
     )
     return _tiny("default", cells, folds=3, size="demo", distill_steps=40, epochs=3, bootstrap=100)
 
 
 def smoke() -> Grid:
-    cells = (sfi_cell("hubert", "phase"), baseline_cell("resample", "hubert", pretrain=False))
+    cells = (cell("authors", "hubert"), cell("authors", "hubert", "resample", pretrain=False))
     return _tiny("smoke", cells, folds=2, size="tiny", distill_steps=2, epochs=1, bootstrap=0)
 
 

@@ -148,12 +148,15 @@ def read_predictions(path: Path) -> pd.DataFrame:
     return df
 
 
-def grid_cell_name(r: dict[str, Any]) -> str:
-    """The cell name ``ablations.grid.Cell.name`` gives the same factors (to find cells never run)."""
-    parts = [r["frontend"], r["teacher"]]
-    if r["frontend"] == "sfi":
-        parts += [r["stride_policy"], "kd" if r["distill"] == "yes" else "nokd"]
-    return "-".join(parts + ["pt" if r["pretrain"] == "yes" else "nopt", f"s{r['seed']}"])
+def grid_cell_of(p: Run) -> dict[str, Any]:
+    """What the grid recorded about a predict run's cell (``PredictConfig.cell``): name, label, base
+    recipe (authors | suite), kind, deviations from the base (JSON text) and the whole recipe (JSON
+    text). A hand-made predict run has none: empty strings, and the label comes from the config chain."""
+    c = p.config.get("cell") or {}
+    return {"name": str(c.get("name", "")), "label": str(c.get("label", "")), "base": str(c.get("base", "")),
+            "kind": str(c.get("kind", "")),
+            "deviations": json.dumps(c.get("deviations", {}), sort_keys=True) if c else "",
+            "recipe": json.dumps(c.get("recipe", {}), sort_keys=True) if c else ""}
 
 
 def _missing_cells(grid: str, rows: list[dict[str, Any]]) -> list[str]:
@@ -163,7 +166,7 @@ def _missing_cells(grid: str, rows: list[dict[str, Any]]) -> list[str]:
         return []
     if grid not in GRIDS:
         return []
-    found = {grid_cell_name(r) for r in rows}
+    found = {r["name"] for r in rows}
     return [c.name for c in GRIDS[grid]().cells if c.name not in found]
 
 
@@ -227,9 +230,12 @@ def collect(results: str | Path, grid: str | None = None, require_grid_cells: bo
         if len(cells) != 1:
             raise InputError(str(p.path / "config.json"), f"fine-tune runs of different cells averaged: {sorted(cells)}")
         cell = next(iter(cells.values()))
+        grid_cell = grid_cell_of(p)
         seeds = sorted({int(ft.config.get("seed", 0)) for ft in fts})
         folds = sorted({ft.config.get("fold") for ft in fts}, key=lambda f: -1 if f is None else f)
-        rows.append({"cell": cell.label, **vars(cell), "seed": ",".join(map(str, seeds)),
+        rows.append({"cell": grid_cell["label"] or cell.label, **vars(cell),
+                     **{k: grid_cell[k] for k in ("name", "base", "kind", "deviations", "recipe")},
+                     "seed": ",".join(map(str, seeds)),
                      "folds": ",".join("dev" if f is None else str(f) for f in folds),
                      "n_folds": int(fts[0].config.get("n_folds", 0)), "predict_id": p.run_id,
                      "score_id": scored[p.run_id].run_id, "fingerprint": p.config.get("data", {}).get("fingerprint", ""),

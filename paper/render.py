@@ -16,7 +16,7 @@ from sfi_mos.atomic import write_text
 
 from . import stats as S
 from .collect import Collected
-from .tables import Options, Tables, best_marks
+from .tables import Options, Tables, best_marks, split_label
 
 PACKAGES = ("sfi-mos", "torch", "torchaudio", "espnet-s3prl", "numpy", "scipy", "scikit-learn", "pandas")
 NICE = {k: f"{k.split('_')[0]} {k.split('_')[1]}" for k in S.KEYS}
@@ -36,7 +36,7 @@ def environment(col: Collected, opt: Options, tabs: Tables) -> dict[str, Any]:
     dates = sorted(str(r.done.get("finished_utc", "")) for r in used if r.done)
     return {
         "grid": col.grid,
-        "split": opt.split,
+        "split": split_label(opt.split),
         "git_sha": ", ".join(shas) or "unknown",
         "packages": ", ".join(f"{n}=={' | '.join(sorted(pk[n]))}" for n in PACKAGES if n in pk),
         "python": ", ".join(sorted({str(r.env.get("python")) for r in used if r.env.get("python")})),
@@ -69,8 +69,10 @@ def _cell_text(v, lo, hi, best: bool, tex: bool) -> str:
 
 def display(name: str, df: pd.DataFrame, tex: bool) -> pd.DataFrame:
     """The human table: metric cells "value [lo, hi]", best per column marked."""
+    if name == "deviations":
+        return _deviations_display(df)
     marks = best_marks(df) if name == "ablation" else {k: set() for k in S.KEYS}
-    lead = {"ablation": ["cell", "n_reps"], "per_rate": ["cell", "sample_rate"],
+    lead = {"ablation": ["cell", "role", "n_reps"], "per_rate": ["cell", "sample_rate"],
             "highband": ["cell", "subset", "n_utt"], "leaderboard": ["rank", "system", "label"]}[name]
     out = df[lead].astype(str).copy()
     if name == "per_rate":
@@ -96,9 +98,25 @@ def display(name: str, df: pd.DataFrame, tex: bool) -> pd.DataFrame:
     return out
 
 
+def _deviations_display(df: pd.DataFrame) -> pd.DataFrame:
+    def delta(k):
+        return [("not run" if st != "measured" else f"{_f(v)} {_ci(a, b)}".strip())
+                for st, v, a, b in zip(df.status, df[f"d_{k}"], df[f"d_{k}_lo"], df[f"d_{k}_hi"])]
+
+    return pd.DataFrame({"factor": df.title, "authors (source)": [f"{a} ({src})" for a, src in zip(df.authors, df.source)],
+                         "suite": df.suite, "cells compared": [f"{c} vs {a}" if st == "measured" else "–" for c, a, st
+                                                               in zip(df.changed_cell, df.authors_cell, df.status)],
+                         "Δ sys SRCC": delta("sys_SRCC"), "Δ utt MSE": delta("utt_MSE")})
+
+
 CAPTIONS = {
+    "deviations": "Every choice of the suite that differs from the authors' code, with the authors' value and "
+                  "its source; Δ = (cell with that one factor changed) − (the authors' cell), paired, 95 % CI; "
+                  "'not run' = the results hold no such pair. Last row: the suite's system vs the replication.",
     "ablation": "Ablation over the grid cells: 8 metrics (mean over seeds, 95 % CI), best per column in bold; "
-                "last column: paired difference in system-level SRCC vs the proposed cell (95 % CI).",
+                "'role' marks the replication (every one of the authors' choices), the suite's system and the "
+                "ablations of each; last column: paired difference in system-level SRCC vs the proposed cell "
+                "(95 % CI).",
     "per_rate": "Per sampling rate: 8 metrics for each cell (system level over that rate's systems).",
     "highband": "Synthetic benchmark: clips whose only degradations are high-band-only (invisible after "
                 "resampling to 16 kHz) vs the rest; SFI and resampling front ends should differ on the former. "
@@ -158,7 +176,7 @@ def write_all(tabs: Tables, env: dict[str, Any], out: Path) -> list[Path]:
     out = Path(out)
     written = []
     frames = {"ablation": tabs.ablation, "per_rate": tabs.per_rate, "highband": tabs.highband,
-              "leaderboard": tabs.leaderboard}
+              "leaderboard": tabs.leaderboard, "deviations": tabs.deviations}
     for name, df in frames.items():
         if df is None:
             continue

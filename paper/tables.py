@@ -21,7 +21,22 @@ from .collect import Collected
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TRACK3_RATES = (16000, 24000, 48000)
-FACTORS = ("frontend", "distill", "pretrain", "teacher", "stride_policy", "features")
+FACTORS = ("frontend", "distill", "pretrain", "teacher", "stride_policy", "features", "base", "kind", "deviations")
+LEADERBOARD_NOTE = (
+    "The replicated row is cell {cell}. Which configuration the authors submitted is not recorded: the paper "
+    "describes SFI students, but msr-utmos demo.py (l.37) reads model.sr2id, which exists only with "
+    "condition_sr=True (ssl_mos.py l.61-63), i.e. a resampling + SR-embedding model (cells "
+    "authors-resample_sr-*); compare those with --proposed.")
+
+# Track 3's dev split is the training clips, rated again by other listeners in the mixed-rate test:
+# it measures agreement with another listening context, not generalisation to unseen clips
+NOT_HELD_OUT = {"dev": "not held out: the training clips, rated again by other listeners"}
+
+
+def split_label(split: str) -> str:
+    return f"{split} ({NOT_HELD_OUT[split]})" if split in NOT_HELD_OUT else split
+
+
 @dataclass
 class Options:
     split: str = "eval"
@@ -41,6 +56,7 @@ class Tables:
     split: str
     preds: dict[str, pd.DataFrame] = field(default_factory=dict)  # cell -> replicate-mean predictions
     notes: dict[str, str] = field(default_factory=dict)
+    deviations: pd.DataFrame | None = None  # one row per recipe factor (paper.deviations)
 
 
 def choose_proposed(table: pd.DataFrame, wanted: str | None) -> str:
@@ -54,8 +70,27 @@ def choose_proposed(table: pd.DataFrame, wanted: str | None) -> str:
     cand = table[(table.frontend == "sfi") & (table.distill == "yes") & (table.pretrain == "yes")]
     if cand.empty:
         return cells[0]
+    # the replication itself (the authors' recipe, no deviation) when the grid recorded its cells
+    repl = cand[is_replication(cand)]
+    if not repl.empty:
+        cand = repl
     rank = cand.assign(_r=(cand.stride_policy != "phase").astype(int) * 2 + (cand.teacher != "hubert").astype(int))
     return rank.sort_values(["_r", "cell"])["cell"].iloc[0]
+
+
+def is_replication(table: pd.DataFrame) -> pd.Series:
+    """Rows of cells that run every one of the authors' choices (``ablations.recipe.AUTHORS``)."""
+    return (table["base"] == "authors") & (table["deviations"] == "{}")
+
+
+def role(row) -> str:
+    """What a cell is to the study: the replication, the suite's system, or an ablation of them."""
+    if not row["base"]:
+        return ""
+    if row["deviations"] == "{}":
+        return "replication" if row["base"] == "authors" else f"{row['base']} system"
+    devs = json.loads(row["deviations"])
+    return f"{row['base']} + " + ", ".join(f"{k}={v}" for k, v in devs.items())
 
 
 def _split(pred: pd.DataFrame, split: str, where: str) -> pd.DataFrame:
@@ -88,7 +123,7 @@ def build(col: Collected, opt: Options) -> Tables:
     for cell, g in t.groupby("cell", sort=False):
         reps = [scores[i] for i in g.predict_id]
         first = g.iloc[0]
-        base = {"cell": cell, **{f: first[f] for f in FACTORS}, "n_reps": len(g),
+        base = {"cell": cell, "role": role(first), **{f: first[f] for f in FACTORS}, "n_reps": len(g),
                 "seeds": ";".join(g.seed), "ci": S.ci_rule(len(g), opt.bootstrap, "seeds" if g.seed.nunique() == len(g) else "runs"),
                 "predict_ids": ";".join(g.predict_id)}
         row = {**base, **_row(S.aggregate([s["all"] for s in reps]))}
@@ -107,10 +142,13 @@ def build(col: Collected, opt: Options) -> Tables:
     per_rate = pd.DataFrame(rate_rows)
     per_rate["_o"] = per_rate["cell"].map({c: i for i, c in enumerate(ablation["cell"])})
     per_rate = per_rate.sort_values(["_o", "sample_rate"]).drop(columns="_o").reset_index(drop=True)
-    notes = {}
+    notes = {"leaderboard": LEADERBOARD_NOTE.format(cell=proposed)}
     highband = _highband(col, t, preds, opt, notes, list(ablation.cell), proposed)
     leader = leaderboard(ablation[ablation.cell == proposed].iloc[0], col, opt)
-    return Tables(ablation, per_rate, highband, leader, proposed, opt.split, cell_preds, notes)
+    from . import deviations
+
+    devs = deviations.build(t, preds, opt)
+    return Tables(ablation, per_rate, highband, leader, proposed, opt.split, cell_preds, notes, devs)
 
 
 def _agrees(mine: dict[str, tuple[float, float, float]], metrics: dict[str, Any], split: str, where: str) -> None:
@@ -229,14 +267,15 @@ def leaderboard(prop: pd.Series, col: Collected, opt: Options) -> pd.DataFrame:
     """Published Track 3 eval rows plus this replication's proposed cell, ranked by sys SRCC."""
     lb = load_leaderboard()
     synthetic = is_synthetic(col, opt.manifest)
-    data = "synthetic corpus (not comparable)" if synthetic else f"Track 3 {opt.split}"
+    data = "synthetic corpus (not comparable)" if synthetic else f"Track 3 {split_label(opt.split)}"
     mine = {"system": "this replication", "label": prop["cell"], **{k: prop[k] for k in S.KEYS},
             **{f"{k}_{e}": prop[f"{k}_{e}"] for k in S.KEYS for e in ("lo", "hi")},
             "source": f"results/{col.grid} ({data})", "transcription": "computed", "inferred": "", "note": ""}
-    if synthetic:  # numbers on another corpus: listed below the ranking, not ranked
+    if synthetic or opt.split != "eval":  # numbers on another corpus or split: listed, not ranked
         df = lb.sort_values(["sys_SRCC", "system"], ascending=[False, True], kind="mergesort")
         df.insert(0, "rank", [str(i) for i in range(1, len(df) + 1)])
-        mine.update(rank="–", transcription="computed on a synthetic corpus, not comparable")
+        why = "a synthetic corpus" if synthetic else f"split {split_label(opt.split)}; the leaderboard is eval"
+        mine.update(rank="–", transcription=f"computed on {why}, not comparable")
         return pd.concat([df, pd.DataFrame([mine])], ignore_index=True)
     df = pd.concat([lb, pd.DataFrame([mine])], ignore_index=True)
     df = df.sort_values(["sys_SRCC", "system"], ascending=[False, True], kind="mergesort").reset_index(drop=True)

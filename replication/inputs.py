@@ -101,6 +101,11 @@ def tiny_teachers(grid_dir: Path, seed: int) -> dict[str, str]:
 
     _build_once(target, build)
     rel = json.loads((target / "teachers.json").read_text())
+    if set(LOCAL_UPSTREAMS) - set(rel):  # written by an older version: add the missing checkpoints
+        with Lock(target.parent / f".{target.name}.lock"):
+            paths = write(target, "tiny", seed)  # writes only missing files, each atomically
+            rel = {name: Path(p).resolve().relative_to(target.resolve()).as_posix() for name, p in paths.items()}
+            write_json(target / "teachers.json", rel)
     return {name: f"teachers/{p}" for name, p in rel.items()}
 
 
@@ -126,7 +131,7 @@ def resolve(grid: Grid, grid_dir: Path, data_arg: str) -> Inputs:
             specs.setdefault(c, DataSpec(KINDS[c], "", fingerprint=""))
     if grid.local_teachers:
         rel = tiny_teachers(grid_dir, grid.base_seed)
-        teachers = {t: TeacherSpec(LOCAL_UPSTREAMS[t], rel[t]) for t in {c.teacher for c in grid.cells}}
+        teachers = {t: TeacherSpec(LOCAL_UPSTREAMS[t], rel[t]) for t in LOCAL_UPSTREAMS}
     else:
         teachers = {t: TeacherSpec(PAPER_UPSTREAMS[t], None) for t in PAPER_UPSTREAMS}
     return Inputs(specs["track3"], specs["bvcc"], specs["unlabelled"], teachers)

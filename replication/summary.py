@@ -13,8 +13,8 @@ from sfi_mos.atomic import write_csv
 from sfi_mos.rundir import is_done
 
 
-FIXED = ("cell", "variant", "teacher", "distill", "pretrain", "policy", "seed", "folds", "predict_run",
-         "score_run", "done", "data_fingerprint", "git_sha")
+FIXED = ("cell", "kind", "variant", "teacher", "distill", "pretrain", "deviations", "seed", "folds",
+         "predict_run", "score_run", "done", "data_fingerprint", "git_sha")
 
 
 def flatten(d: Any, prefix: str = "") -> dict[str, float]:
@@ -47,8 +47,9 @@ def rows(grid: Grid, graph: Graph, grid_dir: Path) -> pd.DataFrame:
             continue
         score_dir = grid_dir / score
         pred = graph.nodes[score].parents[0]
-        rec: dict[str, Any] = {"cell": cell.name, "variant": cell.variant, "teacher": cell.teacher,
-                               "distill": cell.distill, "pretrain": cell.pretrain, "policy": cell.policy or "",
+        rec: dict[str, Any] = {"cell": cell.name, "kind": cell.kind, "variant": cell.variant,
+                               "teacher": cell.teacher, "distill": cell.distill, "pretrain": cell.pretrain,
+                               "deviations": ";".join(f"{k}={v}" for k, v in cell.deviations.items()),
                                "seed": cell.seed, "folds": grid.folds, "predict_run": pred, "score_run": score,
                                "done": is_done(score_dir)}
         if rec["done"]:

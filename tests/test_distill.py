@@ -49,7 +49,9 @@ def test_batch_plan_is_a_pure_function_of_seed_and_step():
 
 def test_short_distillation_lowers_loss_and_raises_agreement(setup, capsys):
     tmp, ckpts, audio = setup
-    cfg = config(ckpts, audio, steps=24, rates=(24000, 48000), lr=1e-3)
+    # without training-time regularisation: with the authors' (HF dropout, LayerDrop, masking) 24 steps
+    # of a tiny random model lower the held-out agreement (measured 0.984 -> 0.972 at 24 kHz)
+    cfg = config(ckpts, audio, steps=24, rates=(24000, 48000), lr=1e-3, ssl_train="none")
     run_dir = tmp / "results" / "distill" / "learn"
     m = distill.run(cfg, run_dir)
     with capsys.disabled():

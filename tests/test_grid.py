@@ -8,7 +8,9 @@ import pytest
 
 from ablations import graph as G
 from ablations import grid as grid_mod
-from ablations.grid import Cell, baseline_cell, sfi_cell
+from ablations.factors import FACTORS
+from ablations.grid import Cell, cell
+from ablations.recipe import AUTHORS, SUITE
 from sfi_mos.config import canonical_json
 from sfi_mos.errors import InputError
 
@@ -16,12 +18,98 @@ from grid_fixtures import inputs
 
 
 def test_cells_reject_impossible_combinations():
-    with pytest.raises(InputError, match="no distillation or stride policy"):
-        Cell("resample", "hubert", distill=True, policy=None)
-    with pytest.raises(InputError, match="stride policy"):
-        Cell("sfi", "hubert", policy="round-ish")
+    with pytest.raises(InputError, match="no distillation"):
+        Cell("resample", "hubert", distill=True)
     with pytest.raises(InputError, match="teacher"):
-        baseline_cell("resample", "bert")
+        cell("authors", "bert", "resample")
+    with pytest.raises(InputError, match="do not change"):
+        cell("authors", "hubert", "resample", sfi_geometry="phase")
+    with pytest.raises(InputError, match="unknown factor"):
+        cell("authors", "hubert", stride="phase")
+
+
+def test_cell_names_say_recipe_and_deviations():
+    assert cell("authors", "hubert").name == "authors-hubert-s0"
+    assert cell("suite", "hubert").name == "suite-hubert-s0"
+    assert cell("authors", "wav2vec2", distill=False).name == "authors-wav2vec2-nokd-s0"
+    assert cell("authors", "hubert", "resample_sr", pretrain=False, seed=2).name == "authors-resample_sr-hubert-nopt-s2"
+    abl = cell("authors", "hubert", batching="grouped", naf_max_freq_hz=8000.0)
+    assert abl.name == "authors-hubert+naf_max_freq_hz=8000+batching=grouped-s0"  # recipe field order
+    assert abl.kind == "authors" and abl.label == "authors-hubert+naf_max_freq_hz=8000+batching=grouped"
+    assert cell("suite", "wavlm", "resample").kind == "suite-resample"
+    # the suite's recipe, named relative to the authors', lists every factor that differs and applies
+    differs = {f.name for f in FACTORS if f.authors_value != f.suite_value}
+    assert set(Cell(recipe=SUITE).deviations) == differs - {
+        "input_norm", "sr_pretrain", "wavlm_baseline", "nokd_init", "student"}  # not for a distilled SFI-HuBERT
+    assert "student" in Cell(teacher="wavlm", recipe=SUITE).deviations
+
+
+def test_paper_grid_has_replication_suite_and_one_ablation_per_factor():
+    grid = grid_mod.get("paper")
+    names = [c.name for c in grid.cells]
+    for t in grid_mod.TEACHERS:
+        assert f"authors-{t}-s0" in names and f"authors-{t}-nopt-s0" in names
+        for v in ("resample", "resample_sr"):
+            assert f"authors-{v}-{t}-s0" in names and f"authors-{v}-{t}-nopt-s0" in names
+    assert "authors-wav2vec2-nokd-s0" in names and "suite-hubert-s0" in names
+    single = [c for c in grid.cells if c.base == "authors" and len(c.deviations) == 1]
+    assert {next(iter(c.deviations)) for c in single} == {f.name for f in FACTORS}
+    for f in FACTORS:  # each ablation starts from its host authors cell, which is in the grid too
+        variant, teacher, distill, pretrain = f.host
+        host = Cell(variant, teacher, distill, pretrain, AUTHORS)
+        assert host.name in names, f.name
+
+
+def test_every_factor_changes_only_its_own_stage_configs():
+    """Single-factor ablation vs its host: the differing config fields are exactly the factor's."""
+    grid = grid_mod.get("paper")
+    fields_of = {  # config fields (dotted) each factor may touch, in any stage
+        "sfi_geometry": {"sfi.stride_policy"}, "naf_norm": {"sfi.naf_norm"}, "naf_lowpass": {"sfi.naf_lowpass"},
+        "naf_max_freq_hz": {"sfi.max_freq_hz"}, "student": {"student"}, "nokd_init": {"nokd_init", "student"},
+        "ssl_train": {"ssl_train"}, "batching": {"batching"}, "pooling": {"pooling"},
+        "listener_ids": {"listener_ids"}, "init_listeners": {"init_listeners"}, "input_norm": {"input_norm"},
+        "wavlm_baseline": {"backbone.teacher.name"}, "pretrain_stop": {"max_epochs"},
+        "sr_pretrain": {"backbone.kind"},
+    }
+    ins = inputs()
+
+    def flat(d, prefix=""):
+        out = {}
+        for k, v in d.items():
+            if isinstance(v, dict):
+                out.update(flat(v, f"{prefix}{k}."))
+            else:
+                out[f"{prefix}{k}"] = v
+        return out
+
+    def stages(c):
+        by = {}
+        for stage, cfg, _ in G.cell_stages(grid, c, ins):
+            if stage in ("distill", "pretrain") or (stage == "finetune" and cfg.fold == 0):
+                by[stage] = flat(dataclasses.asdict(cfg))
+        return by
+
+    for f in FACTORS:
+        variant, teacher, distill, pretrain = f.host
+        host = stages(Cell(variant, teacher, distill, pretrain, AUTHORS))
+        abl = stages(cell("authors", teacher, variant, distill, pretrain, **{f.name: f.ablated_value}))
+        assert host.keys() == abl.keys()
+        changed = set()
+        for stage in host:
+            keys = host[stage].keys() | abl[stage].keys()
+            diff = {k.split(".")[0] if k.startswith("student") else k for k in keys
+                    if host[stage].get(k) != abl[stage].get(k)}
+            # parents are referenced by run dir: a changed parent re-keys its children, nothing else
+            changed |= {k for k in diff if k not in ("init_run", "backbone.student_run")}
+        assert changed and changed <= fields_of[f.name], (f.name, changed)
+
+
+def test_a_factor_that_changes_nothing_is_rejected():
+    nothing = dataclasses.replace(grid_mod.get("smoke"), cells=(
+        cell("authors", "hubert", "resample"),
+        Cell("resample", "hubert", False, True, dataclasses.replace(AUTHORS, naf_norm="fixed"), 0, "authors")))
+    with pytest.raises(InputError, match="trains exactly the runs of cell"):
+        G.build(nothing, inputs())
 
 
 @pytest.mark.parametrize("name", sorted(grid_mod.GRIDS))
@@ -43,20 +131,41 @@ def test_shared_stages_are_deduplicated():
     grid = grid_mod.get("default")
     graph = G.build(grid, inputs())
     by = graph.by_stage()
-    sfi = [c for c in grid.cells if c.variant == "sfi"]
-    # one distillation per teacher x policy x distill on/off, one pretraining per backbone
-    assert len(by["distill"]) == len({(c.teacher, c.policy, c.distill) for c in sfi})
-    backbones = {(c.variant, c.teacher, c.policy, c.distill) for c in grid.cells if c.pretrain}
-    assert len(by["pretrain"]) == len(backbones)
     assert len(by["finetune"]) == len(grid.cells) * grid.folds
     assert len(by["predict"]) == len(by["score"]) == len(grid.cells)
-    # the pretrain-off cell shares the distillation of the proposed cell
-    proposed, no_pt = sfi_cell("hubert", "phase"), sfi_cell("hubert", "phase", pretrain=False)
-    d = [n for n in by["distill"] if proposed.name in n.cells]
-    assert len(d) == 1 and no_pt.name in d[0].cells
-    # the no-distillation control is its own (steps=0) distillation
-    control = [n for n in by["distill"] if n.config.steps == 0]
-    assert len(control) == 1 and control[0].cells == [sfi_cell("hubert", "phase", distill=False).name]
+    authors, grouped = cell("authors", "hubert"), cell("authors", "hubert", batching="grouped")
+    phase = cell("authors", "hubert", sfi_geometry="phase")
+    # batching is a MOS-stage factor: the grouped cell shares the authors' distillation, not their pretraining
+    d = [n for n in by["distill"] if authors.name in n.cells]
+    assert len(d) == 1 and grouped.name in d[0].cells and phase.name not in d[0].cells
+    p = [n for n in by["pretrain"] if authors.name in n.cells]
+    assert len(p) == 1 and grouped.name not in p[0].cells
+    assert len(by["distill"]) == 3  # authors (+ grouped), phase geometry, suite
+    # the predict config records its cell for paper/
+    pred = [n for n in by["predict"] if n.cells == [authors.name]][0]
+    assert pred.config.cell["name"] == authors.name and pred.config.cell["deviations"] == {}
+
+
+def test_sr_conditioned_baseline_fine_tunes_from_the_plain_pretraining():
+    grid = dataclasses.replace(grid_mod.get("smoke"), cells=(
+        cell("authors", "hubert", "resample"), cell("authors", "hubert", "resample_sr"),
+        cell("authors", "hubert", "resample_sr", sr_pretrain="conditioned")))
+    by = G.build(grid, inputs()).by_stage()
+    assert len(by["pretrain"]) == 2
+    plain = [n for n in by["pretrain"] if n.config.backbone.kind == "resample"][0]
+    assert set(plain.cells) == {"authors-resample-hubert-s0", "authors-resample_sr-hubert-s0"}
+
+
+def test_authors_wavlm_baseline_is_wavlm_base_and_students_are_hubert_class():
+    grid = dataclasses.replace(grid_mod.get("smoke"), cells=(
+        cell("authors", "wavlm", "resample"), cell("authors", "wavlm"), cell("suite", "wavlm")))
+    by = G.build(grid, inputs()).by_stage()
+    fts = {n.cells[0]: n.config for n in by["finetune"] if n.config.fold == 0}
+    assert fts["authors-resample-wavlm-s0"].backbone.teacher.name == "wavlm_base"
+    d = {n.cells[0]: n.config for n in by["distill"]}
+    assert d["authors-wavlm-s0"].teacher.name == "wavlm_base_plus"
+    assert d["authors-wavlm-s0"].student.name == "hubert"
+    assert d["suite-wavlm-s0"].student is None
 
 
 def _unique_configs(grid, ins) -> dict[str, int]:
@@ -86,7 +195,7 @@ def test_paper_dry_run_counts_equal_unique_stage_configs(tmp_path, capsys):
     expected = _unique_configs(grid, inputs_mod.resolve(grid, tmp_path / "res" / "paper", data))
     assert {s: printed[s][0] for s in expected} == expected
     assert {s: printed[s][1] for s in expected} == expected  # nothing done yet: all would be submitted
-    assert printed["all"][0] == sum(expected.values()) == 327
+    assert printed["all"][0] == sum(expected.values()) == 359
     assert not (tmp_path / "res" / "paper" / "manifest.json").exists()  # a dry run submits nothing
 
 
@@ -125,8 +234,9 @@ def test_run_id_is_hash_of_stage_and_config():
 
 def test_only_selects_cells_by_glob():
     grid = grid_mod.get("default")
-    assert {c.variant for c in grid.select("resample*").cells} == {"resample", "resample_sr"}
-    assert len(grid.select("sfi-hubert-phase-kd-pt-s0,sfi-*-truncate-*").cells) == 2
+    assert {c.variant for c in grid.select("*resample*").cells} == {"resample"}
+    assert len(grid.select("authors-hubert-s0,suite-*").cells) == 2
+    assert len(grid.select("authors-hubert*").cells) == 3  # the replication and its two ablations
     with pytest.raises(InputError, match="matches no cell"):
         grid.select("nothing-*")
 

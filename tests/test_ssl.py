@@ -20,7 +20,7 @@ def ckpts(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def teachers(ckpts):
-    return {k: load_teacher(TeacherSpec(f"{k}_local", str(p))) for k, p in ckpts.items()}
+    return {k: load_teacher(TeacherSpec(f"{k}_local", str(p))) for k, p in ckpts.items() if k in KINDS}
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +44,13 @@ def test_checkpoints_use_s3prl_formats_and_load_weights_only(ckpts):
     keys = {"wav2vec2": {"task_cfg", "model_cfg", "model_weight"},
             "hubert": {"task_cfg", "model_cfg", "model_weight", "dictionaries_symbols"},
             "wavlm": {"cfg", "model"}}
+    keys["wavlm_base"] = keys["wavlm"]  # a second WavLM (the authors' non-SFI baseline is WavLM Base)
     for kind, path in ckpts.items():
         blob = torch.load(path, weights_only=True)
         assert set(blob) == keys[kind]
         assert "random" in path.name  # the file name says these are not pretrained
+    a, b = (torch.load(ckpts[k], weights_only=True)["model"] for k in ("wavlm", "wavlm_base"))
+    assert not all(torch.equal(a[k], b[k]) for k in a)  # two different random models
     again = write_tiny_checkpoints(ckpts["hubert"].parent / "again", "tiny", seed=0)
     a = torch.load(ckpts["wavlm"], weights_only=True)["model"]
     b = torch.load(again["wavlm"], weights_only=True)["model"]

@@ -62,18 +62,25 @@ class Backbone(nn.Module):
         padded = torch.nn.utils.rnn.pad_sequence(list(wavs), batch_first=True)
         return padded, lengths
 
-    def _forward_batch(self, wavs: list[torch.Tensor], sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward_batch(self, wavs: list[torch.Tensor], sample_rate: int,
+                       unmasked: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         padded, lengths = self._prepare(wavs, sample_rate)
-        hidden, frame_lengths = self.model(padded, lengths)
+        # unmasked: the zero padding is part of every clip, as in a Hugging Face model given a padded
+        # batch without an attention mask; every frame counts as valid
+        hidden, frame_lengths = self.model(padded, None if unmasked else lengths)
         if self.featurizer is None:
             feats = hidden[-1]
         else:
             feats, frame_lengths = self.featurizer(list(hidden), [frame_lengths] * len(hidden))
         return feats, frame_lengths.to(feats.device)
 
-    def forward(self, wavs: list[torch.Tensor], sample_rate: int, exact: bool = False):
+    def forward(self, wavs: list[torch.Tensor], sample_rate: int, exact: bool = False, unmasked: bool = False):
         """``exact``: if the backbone lets padding change valid frames (e.g. the group-norm front-end of
-        base wav2vec 2.0/HuBERT normalises over time), run each clip alone so batch size never matters."""
+        base wav2vec 2.0/HuBERT normalises over time), run each clip alone so batch size never matters.
+        ``unmasked``: pad the batch and treat the padding as signal (the authors' pooling; see
+        ``MOSTrainConfig.pooling``); frame lengths are then the padded length for every clip."""
+        if unmasked:
+            return self._forward_batch(wavs, sample_rate, unmasked=True)
         if len(wavs) > 1 and exact and not self.padding_safe(sample_rate):
             outs = [self._forward_batch([w], sample_rate) for w in wavs]
             n = max(o[0].shape[1] for o in outs)
@@ -100,8 +107,28 @@ class Backbone(nn.Module):
         return self._padding_safe
 
 
-def build_backbone(spec, run_dir: str | Path | None = None) -> Backbone:
-    """Backbone for ``spec`` (a ``BackboneSpec``); relative paths resolve against ``run_dir``'s grid dir."""
+INPUT_NORMS = ("utterance", "upstream")
+PROCESSOR_EPS = 1e-7  # Wav2Vec2FeatureExtractor.zero_mean_unit_var_norm: (x - mean) / sqrt(var + 1e-7)
+
+
+def set_input_norm(model: nn.Module, input_norm: str) -> None:
+    """``utterance``: zero-mean unit-variance per clip (per padded row when padding is unmasked), as the
+    facebook/wav2vec2-base processor (do_normalize) the authors put before every non-SFI model;
+    ``upstream``: keep what the s3prl upstream does itself. Recorded in ``model.arch`` so a rebuilt
+    model (``from_architecture``) normalises the same way."""
+    if input_norm not in INPUT_NORMS:
+        raise InputError("input_norm", f"unknown input_norm {input_norm!r}; expected one of {INPUT_NORMS}")
+    if input_norm == "upstream":
+        return
+    if getattr(model, "arch", None) is None:
+        raise InputError("input_norm", "utterance normalisation needs a wav2vec2/HuBERT/WavLM upstream")
+    model.normalize, model.norm_eps = True, PROCESSOR_EPS
+    model.arch = {**model.arch, "normalize": True, "norm_eps": PROCESSOR_EPS}
+
+
+def build_backbone(spec, run_dir: str | Path | None = None, input_norm: str = "upstream") -> Backbone:
+    """Backbone for ``spec`` (a ``BackboneSpec``); relative paths resolve against ``run_dir``'s grid dir.
+    ``input_norm`` applies to the resampling kinds (the SFI student always gets the raw waveform)."""
     if spec.kind == "sfi":
         from ..ssl import SFIStudent
 
@@ -119,6 +146,7 @@ def build_backbone(spec, run_dir: str | Path | None = None) -> Backbone:
         if teacher.path and run_dir is not None:
             teacher = type(teacher)(name=teacher.name, path=str(resolve_path(teacher.path, run_dir)))
         model = load_teacher(teacher)
+        set_input_norm(model, input_norm)
     else:
         raise InputError("backbone.kind", f"unknown kind {spec.kind!r}; expected one of {KINDS}")
     # teachers come frozen for distillation; for MOS fine-tuning the whole backbone trains

@@ -53,11 +53,18 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[M
     return model, {k: v for k, v in blob.items() if k != "model"}
 
 
-def init_from_pretrain(model: MOSModel, pretrain_dir: str | Path) -> dict:
+LISTENER_INITS = ("index", "mean")
+
+
+def init_from_pretrain(model: MOSModel, pretrain_dir: str | Path, listeners: str = "index") -> dict:
     """Load a pretrain run's backbone, MLP and SR embedding into ``model``.
 
-    Listener ids of the two corpora mean different people, so each new listener starts from the mean of
-    the pretrained listeners' embeddings (the "average listener") rather than an arbitrary row."""
+    ``listeners``: ``index`` copies the pre-trained listener rows by index (the authors load the whole
+    state dict, so Track 3 listener k starts from BVCC listener k's row); ``mean`` starts every new
+    listener from the mean of the pretrained listeners' embeddings (the ids of the two corpora mean
+    different people). A model without an SR embedding in pre-training gets a fresh one either way."""
+    if listeners not in LISTENER_INITS:
+        raise InputError("init_listeners", f"unknown {listeners!r}; expected one of {LISTENER_INITS}")
     src, meta = load_run(pretrain_dir)
     a, b = src.backbone, model.backbone
     if a.native_rate != b.native_rate or a.hidden_size != b.hidden_size:
@@ -67,8 +74,17 @@ def init_from_pretrain(model: MOSModel, pretrain_dir: str | Path) -> dict:
     model.head.mlp.load_state_dict(src.head.mlp.state_dict())
     if model.head.sr is not None and src.head.sr is not None:
         model.head.sr.load_state_dict(src.head.sr.state_dict())
-    seen = torch.tensor(meta["train_listeners"], dtype=torch.long)
+    if listeners == "index" and src.head.n_listeners > model.head.n_listeners:
+        # the whole pre-trained table comes along (the authors' is always 1000 rows)
+        model.head.listener = torch.nn.Embedding(src.head.n_listeners, model.head.listener.embedding_dim)
     with torch.no_grad():
-        mean = src.head.listener.weight[seen].mean(0)
-        model.head.listener.weight.copy_(mean.expand_as(model.head.listener.weight))
-    return {"init_run": str(pretrain_dir), "init_epoch": meta.get("epoch")}
+        dst = model.head.listener.weight
+        if listeners == "index":
+            # rows the pre-trained table lacks keep their fresh init, as the never-trained rows of the
+            # authors' 1000-row table would (ssl_mos.py l.51-53)
+            n = min(dst.shape[0], src.head.listener.weight.shape[0])
+            dst[:n].copy_(src.head.listener.weight[:n])
+        else:
+            seen = torch.tensor(meta["train_listeners"], dtype=torch.long)
+            dst.copy_(src.head.listener.weight[seen].mean(0).expand_as(dst))
+    return {"init_run": str(pretrain_dir), "init_epoch": meta.get("epoch"), "init_listeners": listeners}

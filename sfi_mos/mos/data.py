@@ -48,6 +48,15 @@ def group_ratings(ratings: pd.DataFrame) -> list[Utterance]:
     return items
 
 
+BATCHINGS = ("rows", "grouped")
+
+
+def rating_rows(items: list[Utterance]) -> list[Utterance]:
+    """One item per rating (the authors' dataset rows: wav, listener, score), in utterance order."""
+    return [Utterance(u.utt_id, u.wav_path, u.sample_rate, u.system_id, u.split, (lid,), (r,))
+            for u in items for lid, r in zip(u.listener_ids, u.ratings)]
+
+
 def epoch_batches(items: list[Utterance], batch_size: int, seed: int, epoch: int, shuffle: bool = True,
                   by_ratings: bool = False) -> list[list[int]]:
     """Index batches, each of a single sampling rate; order depends only on (seed, epoch).

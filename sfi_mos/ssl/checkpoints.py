@@ -66,17 +66,20 @@ def checkpoint_dict(model: torch.nn.Module, arch: dict[str, Any]) -> dict[str, A
 
 
 def write_tiny_checkpoints(out_dir: str | Path, size: str = "tiny", seed: int = 0) -> dict[str, Path]:
-    """Write random-init (NOT pretrained) checkpoints of all three kinds; returns ``{kind: path}``.
+    """Write random-init (NOT pretrained) checkpoints of all three kinds, plus a second WavLM
+    ("wavlm_base"); returns ``{name: path}``.
 
     Same ``seed`` -> byte-identical weights. Files are written atomically and only when missing
     (their names carry kind, size and seed), so parallel test sessions can share a directory.
     """
     out_dir = Path(out_dir)
     paths = {}
-    for i, kind in enumerate(archmod.KINDS):
+    # "wavlm_base": a second WavLM, standing in for WavLM Base next to WavLM Base+ (the authors'
+    # non-SFI WavLM baseline is not their distillation teacher)
+    for i, (name, kind) in enumerate([(k, k) for k in archmod.KINDS] + [("wavlm_base", "wavlm")]):
         arch = tiny_arch(kind, size)
-        path = out_dir / f"{kind}_{size}_random_seed{seed}.pt"
-        paths[kind] = path
+        path = out_dir / f"{name}_{size}_random_seed{seed}.pt"
+        paths[name] = path
         if path.exists():
             continue
         with torch.random.fork_rng(devices=[]):

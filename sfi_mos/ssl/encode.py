@@ -10,8 +10,10 @@ of every transformer layer plus the encoder output (``encoder_layers + 1`` tenso
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -51,6 +53,20 @@ def normalize_waveforms(wavs: torch.Tensor, lengths: torch.Tensor, eps: float = 
     mean = (wavs * m).sum(1, keepdim=True) / n
     var = (((wavs - mean) * m) ** 2).sum(1, keepdim=True) / n
     return (wavs - mean) / torch.sqrt(var + eps) * m
+
+
+@contextlib.contextmanager
+def _frozen_numpy_rng(active: bool):
+    """Restore numpy's global RNG afterwards: s3prl's WavLM encoder draws a LayerDrop number per layer
+    even in eval mode, which would make an evaluation move the training RNG (and break exact resume)."""
+    if not active:
+        yield
+        return
+    state = np.random.get_state()
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 class _GradMultiply(torch.autograd.Function):
@@ -95,8 +111,14 @@ def run_frontend(model: nn.Module, wavs: torch.Tensor, lengths: torch.Tensor,
 
 def encode(model: nn.Module, wavs: torch.Tensor, lengths: torch.Tensor | None,
            first_lengths: Callable[[nn.Module, torch.Tensor], torch.Tensor], normalize: bool = False,
-           feature_grad_mult: float = 1.0, where: str = "wavs") -> tuple[list[torch.Tensor], torch.Tensor]:
-    """All hidden states [(B, F, H)] * (layers + 1) and valid frames (B,) for padded ``wavs`` (B, T)."""
+           feature_grad_mult: float = 1.0, where: str = "wavs",
+           reg=None, norm_eps: float = 1e-5) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """All hidden states [(B, F, H)] * (layers + 1) and valid frames (B,) for padded ``wavs`` (B, T).
+
+    ``reg`` (a ``regularise.Regularisation``): in training mode, SpecAugment time masking of the
+    projected features and LayerDrop (dropouts are set on the modules by ``regularise.apply``). A layer
+    that LayerDrop skips passes its input on, so its hidden state is the next layer's input, as in HF.
+    """
     if wavs.dim() != 2:
         raise InputError(where, f"expected a (batch, samples) tensor, got shape {tuple(wavs.shape)}")
     if lengths is None:
@@ -106,7 +128,7 @@ def encode(model: nn.Module, wavs: torch.Tensor, lengths: torch.Tensor | None,
         raise InputError(where, f"lengths {lengths.tolist()} do not fit a batch of shape {tuple(wavs.shape)}")
     wavs = wavs * valid_mask(lengths, wavs.shape[1]).to(wavs.dtype)  # whatever the caller padded with
     if normalize:
-        wavs = normalize_waveforms(wavs, lengths)
+        wavs = normalize_waveforms(wavs, lengths, norm_eps)
 
     expected = frontend_lengths(model, lengths, first_lengths)
     if bool((expected < 1).any()):
@@ -126,13 +148,33 @@ def encode(model: nn.Module, wavs: torch.Tensor, lengths: torch.Tensor | None,
     if model.post_extract_proj is not None:
         x = model.post_extract_proj(x)
     x = model.dropout_input(x)
+    if reg is not None and model.training:
+        from .regularise import time_mask
+
+        masked = time_mask(frames, n, reg)
+        if masked is not None:
+            x = torch.where(masked[:, :, None], model.mask_emb.to(x.dtype), x)
     padding_mask = ~valid_mask(frames, n)
 
+    layers = model.encoder.layers
     hidden: list[torch.Tensor] = []
-    hooks = [layer.register_forward_hook(lambda _m, inp, _out: hidden.append(inp[0].transpose(0, 1)))
-             for layer in model.encoder.layers]
+    # LayerDrop as HF applies it (each layer skipped with probability p in training, torch RNG): a
+    # skipped layer passes its input on. s3prl's own LayerDrop stays off: it would drop hidden states
+    # and it draws from numpy's RNG even in eval mode.
+    p = reg.layerdrop if reg is not None and model.training else 0.0
+    skip = (torch.rand(len(layers)) < p).tolist() if p > 0 else [False] * len(layers)
+
+    def keep(i):
+        def hook(_m, inp, out):
+            hidden.append(inp[0].transpose(0, 1))
+            if skip[i]:
+                return (inp[0], *out[1:])
+        return hook
+
+    hooks = [layer.register_forward_hook(keep(i)) for i, layer in enumerate(layers)]
     try:
-        out, _ = model.encoder(x, padding_mask=padding_mask)
+        with _frozen_numpy_rng(not model.training):
+            out, _ = model.encoder(x, padding_mask=padding_mask)
     finally:
         for h in hooks:
             h.remove()

@@ -68,6 +68,7 @@ class SFIStudent(nn.Module):
         self.num_layers = len(self.model.encoder.layers) + 1
         self.hidden_size = int(self.model.encoder.embedding_dim)
         self.info: dict[str, Any] = {}
+        self.regularisation = None  # set by set_regularisation
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
@@ -122,6 +123,16 @@ class SFIStudent(nn.Module):
         self.sfi.set_sample_rate(fs)
         return self
 
+    def set_regularisation(self, mode: str) -> "SFIStudent":
+        """Training-time regularisation ``mode`` ("hf" | "none", see ``regularise``). A HuBERT-class
+        student takes the authors' SFI-HuBERT values, other classes their teacher family's."""
+        from . import regularise
+
+        family = "sfi_hubert" if self.arch["kind"] == "hubert" else self.arch["kind"]
+        self.regularisation = regularise.for_model(mode, family)
+        regularise.apply(self.model, self.regularisation)
+        return self
+
     def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Valid output frames for clips of ``lengths`` samples at the current rate."""
         return frontend_lengths(self.model, torch.as_tensor(lengths), lambda _c, n: self.sfi.output_lengths(n))
@@ -129,7 +140,7 @@ class SFIStudent(nn.Module):
     def forward(self, wavs: torch.Tensor, lengths: torch.Tensor | None = None):
         return encode(self.model, wavs, lengths, lambda _conv, n: self.sfi.output_lengths(n),
                       normalize=self.normalize, feature_grad_mult=self.model.feature_grad_mult,
-                      where=f"student wavs at {self.sample_rate} Hz")
+                      where=f"student wavs at {self.sample_rate} Hz", reg=self.regularisation)
 
     # --- persistence --------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:

@@ -43,21 +43,39 @@ class Teacher(nn.Module):
         self.model = model
         self.arch = arch
         self.name = name
+        self.regularisation = None  # set by set_regularisation (training-time dropout/LayerDrop/masking)
         if arch is not None:
             model.encoder.layerdrop = 0.0  # a fixed number of hidden states, as s3prl's experts do
             # whether the conv front-end learns is decided by requires_grad alone
             model.feature_grad_mult = 1.0
             self.normalize = archmod.normalizes_input(arch)
+            self.norm_eps = float(arch.get("norm_eps", 1e-5))  # s3prl's F.layer_norm eps
             self.num_layers = len(model.encoder.layers) + 1
             self.hidden_size = int(model.encoder.embedding_dim)
         else:
             self.normalize = bool(getattr(model, "normalize", False))
+            self.norm_eps = 1e-5
             self.num_layers = int(model.num_layers)
             self.hidden_size = int(model.hidden_sizes[-1])
 
     @property
     def kind(self) -> str | None:
         return None if self.arch is None else self.arch["kind"]
+
+    def set_regularisation(self, mode: str) -> "Teacher":
+        """Training-time regularisation ``mode`` ("hf" | "none", see ``regularise``) of this model family."""
+        from . import regularise
+
+        if self.arch is None:  # another s3prl upstream: only "none" can be honoured (every dropout off)
+            if mode != "none":
+                raise InputError(f"teacher {self.name!r}", f"ssl_train={mode!r} needs a wav2vec2/HuBERT/WavLM model")
+            for m in self.model.modules():
+                if isinstance(m, nn.Dropout):
+                    m.p = 0.0
+            return self
+        self.regularisation = regularise.for_model(mode, self.arch["kind"])
+        regularise.apply(self.model, self.regularisation)
+        return self
 
     def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Valid frames for 16 kHz clips of ``lengths`` samples."""
@@ -73,7 +91,8 @@ class Teacher(nn.Module):
             hs, hs_len = self.model(wavs, lengths.to(wavs.device))
             return list(hs), hs_len[-1]
         return encode(self.model, wavs, lengths, _first_conv_lengths, normalize=self.normalize,
-                      feature_grad_mult=self.model.feature_grad_mult, where=f"teacher {self.name}")
+                      feature_grad_mult=self.model.feature_grad_mult, where=f"teacher {self.name}",
+                      reg=self.regularisation, norm_eps=self.norm_eps)
 
 
 def load_teacher(spec) -> Teacher:

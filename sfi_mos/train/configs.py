@@ -1,5 +1,9 @@
 """One config type per stage. The ablation grid builds these; run ids hash them.
 
+Defaults are the authors' choices (``sarulab-speech/msr-utmos``; each field cites its source) wherever
+a plain value can state them; the suite's own choices are the other values of the same fields, and
+``ablations.recipe`` is the one place that names both and turns them into cells.
+
 Path fields (``DataSpec.root``, ``*_run``) may be relative: they are then resolved against the
 results directory of the grid (``run_dir.parents[1]`` for ``results/<grid>/<stage>/<run-id>``),
 so run ids do not depend on where ``results/`` lives. Absolute paths are used as they are.
@@ -32,6 +36,8 @@ class SFISpec:
     naf_hidden: tuple[int, ...] = (224, 224)
     max_freq_hz: float = 24000.0  # NAF input normalisation: one grid serves 8-48 kHz
     sinc_band: str = "input"  # sinc policy's interpolation cutoff: input Nyquist | output frame rate
+    naf_norm: str = "fixed"
+    naf_lowpass: str = "always"
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,18 @@ class DistillConfig:
     fit_steps: int = 300  # optimisation steps of SFIConv1d.fit_to for teacher init
     ckpt_every: int = 100
     seed: int = 0
+    # the upstream whose class and weights the student starts from; None = the teacher itself (suite).
+    # Authors: one HuBERT-class student "Wataru/sfi_hubert" for every teacher
+    # (configs/distill/config_{hubert,w2v2,wavlm}.yaml, student_model_path_or_name)
+    student: TeacherSpec | None = None
+    # steps == 0 only ("without distillation"): "encoder" = the student above with only the teacher's
+    # transformer encoder copied in (authors: create_checkpoint_transfer.ipynb cell 5,
+    # sfi_model.encoder.load_state_dict(model.encoder.state_dict())); "full" = the teacher's own model
+    # with every weight copied and the SFI filters fitted to its first conv (suite)
+    nokd_init: str = "encoder"
+    # training-time regularisation of the student: "hf" = Hugging Face dropout, LayerDrop and
+    # SpecAugment time masking (authors: distill_ssl.py l.43 student_model.train()) | "none" (suite)
+    ssl_train: str = "hf"
 
 
 @dataclass(frozen=True)
@@ -68,11 +86,34 @@ class MOSTrainConfig:
     n_folds: int = 7  # finetune: k-fold CV over the training utterances
     fold: int | None = 0  # which fold is validation; None = use the corpus's own dev split
     seed: int = 0
+    # authors: 50 in fine-tuning (configs/mos/finetune/*.yaml); pre-training sets max_epochs: null with
+    # max_steps: -1, i.e. Lightning's default cap of 1000 epochs (configs/mos/pretrain/*.yaml)
     max_epochs: int = 50
-    # in rating rows, as in the paper: a batch packs whole utterances (all their ratings share one
-    # backbone pass) up to batch_size ratings, at least one utterance; a step covers >= batch_size*grad_accum
+    # batch_size and grad_accum count rating rows, as the authors' (batch 1 x 24 in fine-tuning;
+    # pre-training SFI 32 x 2, non-SFI 64 x 1: configs/mos/{finetune,pretrain}/*.yaml)
     batch_size: int = 1
     grad_accum: int = 24
+    # "rows": shuffled rating rows, one backbone pass per row (authors: mos_dataset.py l.102-118, one
+    # row per rating, DataLoader shuffle) | "grouped": a batch packs whole utterances up to batch_size
+    # ratings and the backbone runs once per clip (suite)
+    batching: str = "rows"
+    # "all_frames": zero-padded batch with no attention mask, mean over every frame (authors:
+    # ssl_mos.py l.79-97) | "masked": padding-exact backbone and a mean over valid frames (suite)
+    pooling: str = "all_frames"
+    # backbone regularisation in training: "hf" (authors: ssl_mos.py l.34-36 AutoModel(...).train())
+    # | "none" (suite); see sfi_mos.ssl.regularise
+    ssl_train: str = "hf"
+    # Track 3 listener ids: "shared" = the organisers' lisID used across the three single-rate tests
+    # (authors: mos_dataset.py l.113-114 int(listener_id)) | "per_test" = qualified by test (suite)
+    listener_ids: str = "shared"
+    # fine-tuning from a pre-trained run: "index" = the whole pre-trained state, listener rows carried
+    # over by index (authors: ssl_mos.py l.57-59 load_state_dict) | "mean" = every new listener starts
+    # from the mean pre-trained listener embedding (suite)
+    init_listeners: str = "index"
+    # non-SFI backbones: "utterance" = the facebook/wav2vec2-base processor's zero-mean unit-variance
+    # per (padded) row, eps 1e-7 (authors: ssl_mos.py l.79-84, processor_path in every config) |
+    # "upstream" = whatever the s3prl upstream does itself (suite)
+    input_norm: str = "utterance"
     lr: float = 1e-4
     clip: float = 1.0
     max_seconds: float | None = None  # random crop of training clips (None = whole clip)
@@ -86,6 +127,9 @@ class PredictConfig:
     data: DataSpec = field(default_factory=lambda: DataSpec("track3", "data/track3"))
     splits: tuple[str, ...] = ("dev", "eval")  # which labelled splits to predict
     batch_size: int = 8
+    # what the grid knows of the cell these fold models make (name, recipe, structural factors);
+    # paper/ labels its tables with it. Empty for a hand-made predict run.
+    cell: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from ..errors import InputError
 from .configs import DistillConfig, TeacherSpec
 
 NO_DISTILL_STEPS = 0  # DistillConfig(steps=0): the "without distillation" control
+NOKD_INITS = ("encoder", "full")
 TEACHER_RATE = 16000
 AGREEMENT_RATES = (24000, 48000)
 MAX_EVAL_CLIPS = 8
@@ -148,10 +149,34 @@ def _seed_all(seed: int) -> None:
 
 
 # --- the stage --------------------------------------------------------------------------------------
-def _teacher_spec(cfg: DistillConfig, run_dir: Path) -> TeacherSpec:
-    if cfg.teacher.path is None:
-        return cfg.teacher
-    return TeacherSpec(cfg.teacher.name, str(rundir.resolve_path(cfg.teacher.path, run_dir)))
+def _resolve(spec: TeacherSpec, run_dir: Path) -> TeacherSpec:
+    if spec.path is None:
+        return spec
+    return TeacherSpec(spec.name, str(rundir.resolve_path(spec.path, run_dir)))
+
+
+def student_base(cfg: DistillConfig, teacher, run_dir: Path):
+    """The model the student is built from: the teacher (suite), or ``cfg.student`` (the authors' one
+    HuBERT-class student for every teacher); the no-distillation control with ``nokd_init="full"`` is
+    always the teacher's own model."""
+    from ..ssl import load_teacher
+
+    if cfg.student is None or (cfg.steps == NO_DISTILL_STEPS and cfg.nokd_init == "full"):
+        return teacher
+    spec = _resolve(cfg.student, run_dir)
+    if spec == _resolve(cfg.teacher, run_dir):
+        return teacher
+    return load_teacher(spec)
+
+
+def copy_encoder(student, teacher) -> None:
+    """Copy the teacher's transformer encoder into the student (the authors' "encoder copy" control)."""
+    try:
+        student.model.encoder.load_state_dict(teacher.model.encoder.state_dict())
+    except RuntimeError as err:
+        raise InputError(f"teacher {teacher.name!r}", "its transformer encoder does not fit the student's "
+                         f"({student.arch['kind']}): {str(err).splitlines()[0]}") from None
+    student.info["encoder_from"] = teacher.name
 
 
 def _datasets(cfg: DistillConfig, run_dir: Path):
@@ -176,6 +201,10 @@ def _check(cfg: DistillConfig) -> None:
         raise InputError("distill config", "batch_size and ckpt_every must be >= 1 and rates non-empty")
     if any(int(r) < 4000 for r in cfg.rates):
         raise InputError("rates", f"sampling rates must be >= 4000 Hz, got {list(cfg.rates)}")
+    if cfg.nokd_init not in NOKD_INITS:
+        raise InputError("nokd_init", f"unknown {cfg.nokd_init!r}; expected one of {NOKD_INITS}")
+    if cfg.ssl_train not in ("hf", "none"):
+        raise InputError("ssl_train", f"unknown {cfg.ssl_train!r}; expected 'hf' or 'none'")
 
 
 def run(cfg: DistillConfig, run_dir) -> dict:
@@ -190,7 +219,8 @@ def run(cfg: DistillConfig, run_dir) -> dict:
         return json.loads((run_dir / "metrics.json").read_text())
     rundir.start(run_dir, cfg)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    teacher = load_teacher(_teacher_spec(cfg, run_dir)).to(device)
+    teacher = load_teacher(_resolve(cfg.teacher, run_dir)).to(device)
+    base = student_base(cfg, teacher, run_dir).to(device)
     train_set, valid_set = _datasets(cfg, run_dir)
     eval_clips = [valid_set.crop(i) for i in range(min(len(valid_set), MAX_EVAL_CLIPS))]
     eval_rates = sorted(set(int(r) for r in cfg.rates) | set(AGREEMENT_RATES))
@@ -198,11 +228,13 @@ def run(cfg: DistillConfig, run_dir) -> dict:
     ckpt_path = run_dir / "ckpt" / "last.pt"
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True) if ckpt_path.exists() else None
     if ckpt is None:
-        student = SFIStudent.from_teacher(teacher, cfg.sfi, cfg.init, cfg.fit_steps, cfg.seed).to(device)
+        student = SFIStudent.from_teacher(base, cfg.sfi, cfg.init, cfg.fit_steps, cfg.seed).to(device)
+        if cfg.steps == NO_DISTILL_STEPS and base is not teacher:
+            copy_encoder(student, teacher)
         before = evaluate(student, teacher, eval_clips, eval_rates, device)
         step, log = 0, []
     else:
-        student = SFIStudent(teacher.arch, cfg.sfi).to(device)
+        student = SFIStudent(base.arch, cfg.sfi).to(device)
         student.load_state_dict(ckpt["student"])
         student.info = dict(ckpt["info"])
         before, step, log = ckpt["before"], int(ckpt["step"]), list(ckpt["log"])
@@ -220,6 +252,7 @@ def run(cfg: DistillConfig, run_dir) -> dict:
                                "rng": _rng_state(), "log": log, "before": before, "info": student.info})
         write_csv(run_dir / "log.csv", _log_frame(log))
 
+    student.set_regularisation(cfg.ssl_train)
     student.train()
     teacher.eval()
     bar = tqdm(total=cfg.steps, initial=step, desc=f"distill {run_dir.name}", dynamic_ncols=True)

@@ -24,15 +24,19 @@ from tqdm import tqdm
 from .. import rundir
 from ..atomic import torch_save, write_csv, write_json
 from ..errors import InputError
-from ..mos.backbone import build_backbone
-from ..mos.checkpoint import BEST, init_from_pretrain, save_model
-from ..mos.data import Utterance, epoch_batches, group_ratings, make_batch, step_groups
+from ..mos.backbone import INPUT_NORMS, build_backbone
+from ..mos.checkpoint import BEST, LISTENER_INITS, init_from_pretrain, save_model
+from ..mos.data import BATCHINGS, Utterance, epoch_batches, group_ratings, make_batch, rating_rows, step_groups
 from ..mos.head import to_mos
 from ..mos.model import MOSModel
 from .configs import MOSTrainConfig
 from .folds import assign_folds, save_folds
 
 VAL_BATCH = 8
+POOLINGS = ("all_frames", "masked")
+LISTENER_IDS = ("shared", "per_test")
+CHOICES = {"batching": BATCHINGS, "pooling": POOLINGS, "ssl_train": ("hf", "none"), "listener_ids": LISTENER_IDS,
+           "init_listeners": LISTENER_INITS, "input_norm": INPUT_NORMS}
 PRED_COLUMNS = ["utt_id", "path", "sample_rate", "system_id", "split", "pred", "mos"]
 
 
@@ -80,9 +84,9 @@ def build_model(cfg: MOSTrainConfig, run_dir: Path, n_listeners: int) -> tuple[M
         if _resolved(read_config(init_dir).backbone, init_dir) != _resolved(cfg.backbone, run_dir):
             raise InputError(f"{init_dir}/config.json", "the pretrain run's backbone differs from this run's "
                              f"backbone {cfg.backbone}")
-        model = MOSModel(build_backbone(cfg.backbone, run_dir), n_listeners)
-        return model, init_from_pretrain(model, init_dir)
-    return MOSModel(build_backbone(cfg.backbone, run_dir), n_listeners), {}
+        model = MOSModel(build_backbone(cfg.backbone, run_dir, cfg.input_norm), n_listeners)
+        return model, init_from_pretrain(model, init_dir, cfg.init_listeners)
+    return MOSModel(build_backbone(cfg.backbone, run_dir, cfg.input_norm), n_listeners), {}
 
 
 def autocast(cfg: MOSTrainConfig, device: torch.device):
@@ -91,10 +95,33 @@ def autocast(cfg: MOSTrainConfig, device: torch.device):
     return contextlib.nullcontext()
 
 
+def batch_units(cfg: MOSTrainConfig, items: list[Utterance]) -> list[Utterance]:
+    """What a batch is made of: rating rows (authors) or whole utterances with all their ratings (suite)."""
+    return rating_rows(items) if cfg.batching == "rows" else items
+
+
+@torch.no_grad()
+def unmasked_loss(model: MOSModel, items: list[Utterance], device, cfg) -> float:
+    """Validation MSE in the training batch layout, unshuffled, padding treated as signal: what the
+    authors' validation computes when a batch holds several clips (``pooling="all_frames"``)."""
+    sq_err, n = 0.0, 0
+    units = batch_units(cfg, items)
+    for idx in epoch_batches(units, cfg.batch_size, 0, 0, shuffle=False, by_ratings=True):
+        b = make_batch(units, idx, device)
+        with autocast(cfg, device):
+            pred = model(b["wavs"], b["sample_rate"], b["utt_index"], b["listener_ids"], unmasked=True)
+        sq_err += float(((pred.float() - b["targets"]) ** 2).sum())
+        n += len(b["targets"])
+    return sq_err / max(n, 1)
+
+
 @torch.no_grad()
 def validate(model: MOSModel, items: list[Utterance], listeners: list[int], device,
              cfg) -> tuple[float, pd.DataFrame]:
-    """(MSE over individual ratings, per-utterance predictions averaged over the training listeners)."""
+    """(MSE over individual ratings, per-utterance predictions averaged over the training listeners).
+
+    Predictions always come from each clip alone (the exact, batch-independent path that ``predict``
+    uses). The loss does too unless padding is signal and a batch can hold several clips."""
     model.eval()
     sq_err, n, rows = 0.0, 0, []
     mean_lis = torch.tensor(listeners, dtype=torch.long, device=device)
@@ -113,6 +140,8 @@ def validate(model: MOSModel, items: list[Utterance], listeners: list[int], devi
             rows.append((it.utt_id, it.wav_path, it.sample_rate, it.system_id, it.split,
                          float(to_mos(avg[k].float())), it.mos))
     preds = pd.DataFrame(rows, columns=PRED_COLUMNS).sort_values("utt_id", kind="stable").reset_index(drop=True)
+    if cfg.pooling == "all_frames" and cfg.batch_size > 1:
+        return unmasked_loss(model, items, device, cfg), preds
     return sq_err / max(n, 1), preds
 
 
@@ -153,6 +182,9 @@ def _check(cfg: MOSTrainConfig) -> None:
         raise InputError("lr/clip", f"must be > 0, got lr={cfg.lr}, clip={cfg.clip}")
     if cfg.max_seconds is not None and cfg.max_seconds <= 0.025:
         raise InputError("max_seconds", f"crop of {cfg.max_seconds} s is shorter than the receptive field")
+    for name, allowed in CHOICES.items():
+        if getattr(cfg, name) not in allowed:
+            raise InputError(name, f"unknown value {getattr(cfg, name)!r}; expected one of {allowed}")
 
 
 def run(cfg: MOSTrainConfig, run_dir) -> dict:
@@ -167,14 +199,17 @@ def run(cfg: MOSTrainConfig, run_dir) -> dict:
 
     from ..data import read_corpus
 
-    corpus = read_corpus(cfg.data.kind, rundir.resolve_path(cfg.data.root, run_dir))
+    reader_args = {"qualify_listeners": cfg.listener_ids == "per_test"} if cfg.data.kind == "track3" else {}
+    corpus = read_corpus(cfg.data.kind, rundir.resolve_path(cfg.data.root, run_dir), **reader_args)
     train_items, val_items = split_items(cfg, corpus.ratings, run_dir)
     n_listeners = int(max(corpus.listeners.values())) + 1
     write_json(run_dir / "listeners.json", {str(k): int(v) for k, v in sorted(corpus.listeners.items())})
     train_listeners = sorted({lid for u in train_items for lid in u.listener_ids})
 
     model, init_info = build_model(cfg, run_dir, n_listeners)
+    model.backbone.model.set_regularisation(cfg.ssl_train)
     model.to(device)
+    units = batch_units(cfg, train_items)
     opt = schedulefree.RAdamScheduleFree(model.parameters(), lr=cfg.lr)
     state = {"epoch": 0, "batch": 0, "step": 0, "best_loss": math.inf, "best_epoch": -1, "history": [],
              "best_preds": None}
@@ -191,18 +226,19 @@ def run(cfg: MOSTrainConfig, run_dir) -> dict:
     for epoch in range(state["epoch"], cfg.max_epochs):
         model.train()
         opt.train()
-        batches = epoch_batches(train_items, cfg.batch_size, cfg.seed, epoch, by_ratings=True)
+        batches = epoch_batches(units, cfg.batch_size, cfg.seed, epoch, by_ratings=True)
         # the loss of a step is the mean over all its ratings, however they are split into batches
-        step_of = {b: g for g in step_groups(train_items, batches, cfg.batch_size * cfg.grad_accum)
+        step_of = {b: g for g in step_groups(units, batches, cfg.batch_size * cfg.grad_accum)
                    for b in range(g[0], g[1])}
         bar = tqdm(range(state["batch"], len(batches)), desc=f"{cfg.stage} epoch {epoch}", leave=False,
                    initial=state["batch"], total=len(batches))
         for bi in bar:
             _, group_end, step_ratings = step_of[bi]
-            b = make_batch(train_items, batches[bi], device, max_seconds=cfg.max_seconds, seed=cfg.seed,
+            b = make_batch(units, batches[bi], device, max_seconds=cfg.max_seconds, seed=cfg.seed,
                            epoch=epoch, audio_cache=cache)
             with autocast(cfg, device):
-                pred = model(b["wavs"], b["sample_rate"], b["utt_index"], b["listener_ids"])
+                pred = model(b["wavs"], b["sample_rate"], b["utt_index"], b["listener_ids"],
+                             unmasked=cfg.pooling == "all_frames")
             sq = (pred.float() - b["targets"]) ** 2
             (sq.sum() / step_ratings).backward()
             bar.set_postfix(loss=f"{sq.mean().item():.4f}")

@@ -20,7 +20,7 @@ from sfi_mos.train.configs import (DistillConfig, MOSTrainConfig, PredictConfig,
 
 VARIANTS = ("sfi", "resample", "resample_sr")
 TEACHERS = ("wav2vec2", "hubert", "wavlm")
-POLICIES = ("truncate", "sinc", "phase")
+POLICIES = ("reference", "sinc", "phase")
 STAGE_ORDER = ("distill", "pretrain", "finetune", "predict", "score")
 
 # s3prl upstream names: registered (downloads, paper) and *_local (a checkpoint file we write)
@@ -156,7 +156,7 @@ def default() -> Grid:
         sfi_cell("hubert", "phase"),  # proposed
         sfi_cell("hubert", "phase", pretrain=False),  # w/o MOS pre-training
         sfi_cell("hubert", "phase", distill=False),  # w/o distillation
-        sfi_cell("hubert", "truncate"),  # stride policy of the reference code
+        sfi_cell("hubert", "reference"),  # the reference code's SFI geometry (TN/KI)
         baseline_cell("resample", "hubert"),
         baseline_cell("resample_sr", "hubert"),
     )

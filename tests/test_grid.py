@@ -126,7 +126,7 @@ def test_run_id_is_hash_of_stage_and_config():
 def test_only_selects_cells_by_glob():
     grid = grid_mod.get("default")
     assert {c.variant for c in grid.select("resample*").cells} == {"resample", "resample_sr"}
-    assert len(grid.select("sfi-hubert-phase-kd-pt-s0,sfi-*-truncate-*").cells) == 2
+    assert len(grid.select("sfi-hubert-phase-kd-pt-s0,sfi-*-reference-*").cells) == 2
     with pytest.raises(InputError, match="matches no cell"):
         grid.select("nothing-*")
 

@@ -15,7 +15,7 @@ def test_sfi_bench_writes_all_keys(tmp_path, capsys):
                 "policy_eval_vs_conv", "consistency_vs_16k"):
         assert key in saved and key in result
     assert set(saved["sfi_eval_vs_conv"]) == {"16000", "24000", "48000"}
-    assert set(saved["consistency"]) == {"phase", "sinc", "truncate", "round"}
+    assert set(saved["consistency"]) == {"phase", "sinc", "reference", "round"}
     assert all(v > 0 for v in saved["sfi_eval_vs_conv"].values())
     assert saved["fit_error"]["steps"] == 3 and saved["fit_error"]["rel_error"] >= 0
     assert "sfi_eval_vs_conv.24000" in capsys.readouterr().out  # the printed table

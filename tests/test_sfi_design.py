@@ -5,6 +5,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from sfi_mos.sfi import SFIConv1d, check_rate, make_plan
 from sfi_mos.sfi import design as D
@@ -55,7 +56,7 @@ def test_frame_counts_equal_reference_count_at_every_rate(policy):
                 == torch.tensor([conv_frames(int(n), 10, 5) for n in n16[ok]])).all()
 
 
-@pytest.mark.parametrize("policy", ["phase", "sinc", "truncate", "round"])
+@pytest.mark.parametrize("policy", ["phase", "sinc", "reference", "round"])
 def test_forward_frames_match_output_lengths(policy):
     layer = SFIConv1d(out_channels=4, stride_policy=policy).eval()
     for fs in (8000, 11025, 22050, 24000, 44100, 48000):
@@ -72,19 +73,45 @@ def test_kernel_and_stride_scale_with_rate():
         assert plan.taps == taps and plan.hop == hop
     p24 = make_plan(24000, 16000, 10, 5, "phase")
     assert (p24.taps, p24.hop, p24.offsets, p24.deltas) == (15, 15, (0, 8), (0, Fraction(-1, 2)))
-    assert make_plan(24000, 16000, 10, 5, "truncate").hop == 7
-    assert make_plan(24000, 16000, 10, 5, "round").hop == 8
+    # the reference code's geometry: K = floor(K_eff), hop floor (reference) / round-half-up (round)
+    for fs, taps, hop, hop_round in [(8000, 5, 2, 3), (16000, 10, 5, 5), (22050, 13, 6, 7),
+                                     (24000, 15, 7, 8), (44100, 27, 13, 14), (48000, 30, 15, 15)]:
+        ref, rnd = make_plan(fs, 16000, 10, 5, "reference"), make_plan(fs, 16000, 10, 5, "round")
+        assert (ref.taps, ref.hop, rnd.taps, rnd.hop) == (taps, hop, taps, hop_round), fs
+        assert ref.n_phases == rnd.n_phases == 1 and not ref.exact_grid
     assert make_plan(11025, 16000, 10, 5, "phase").periodic is False  # q = 128 > 64
 
 
-def test_truncate_output_lengths_is_the_conv_formula():
-    layer = SFIConv1d(out_channels=4, stride_policy="truncate")
+@pytest.mark.parametrize("policy", ["reference", "round"])
+def test_reference_geometry_is_a_plain_conv(policy):
+    """reference/round: output_lengths is nn.Conv1d's formula with K(fs), hop(fs), padding 0, and
+    the forward is F.conv1d with kernel(fs) at that hop."""
+    layer = SFIConv1d(out_channels=4, stride_policy=policy).eval()
     lengths = torch.arange(0, 500)
-    want = torch.tensor([conv_frames(int(n), 15, 7) for n in lengths])
-    assert (layer.output_lengths(lengths, 24000) == want).all()
+    hops = {"reference": (2, 7, 13, 15), "round": (3, 8, 14, 15)}[policy]  # floor | round-half-up
+    for (fs, k), hop in zip([(8000, 5), (24000, 15), (44100, 27), (48000, 30)], hops):
+        want = torch.tensor([conv_frames(int(n), k, hop) for n in lengths])
+        assert (layer.output_lengths(lengths, fs) == want).all(), fs
+        x = torch.randn(2, 1, 777)
+        with torch.no_grad():
+            assert layer.kernel(fs).shape == (4, 1, k)
+            torch.testing.assert_close(layer.set_sample_rate(fs)(x),
+                                       F.conv1d(x, layer.kernel(fs), stride=hop), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("fs,policy", [(24000, "phase"), (22050, "phase"), (16000, "truncate")])
+def test_reference_lags_are_tn_integer_lags():
+    # weight k at lag K//2 - k (TN: odd K -P..P, even K -(P-1)..P, reversed); ours in seconds
+    assert make_plan(8000, 16000, 10, 5, "reference").lags(0) == [2, 1, 0, -1, -2]
+    assert make_plan(24000, 16000, 10, 5, "reference").lags(0) == list(range(7, -8, -1))
+    assert make_plan(48000, 16000, 10, 5, "reference").lags(0) == list(range(15, -15, -1))
+    assert make_plan(8000, 16000, 10, 5, "phase").lags(0) == [2.5, 1.5, 0.5, -0.5, -1.5]
+    for fs in (16000, 48000):  # integer multiples of the reference rate: same kernel geometry
+        a, b = make_plan(fs, 16000, 10, 5, "reference"), make_plan(fs, 16000, 10, 5, "phase")
+        assert (a.taps, a.lags(0)) == (b.taps, b.lags(0))
+
+
+@pytest.mark.parametrize("fs,policy", [(24000, "phase"), (22050, "phase"), (16000, "reference"),
+                                       (44100, "reference")])
 def test_ls_design_equals_numpy_lstsq(fs, policy):
     torch.manual_seed(0)
     plan = make_plan(fs, 16000, 10, 5, policy)
@@ -110,7 +137,7 @@ def _smooth_mgf_layer(n=24):
 
 def _fir_vs_analog_error(layer, fs, frac):
     w = layer.kernel(fs)[:, 0].detach().double()
-    plan = layer.plan(fs, "truncate")
+    plan = layer.plan(fs).kernel_plan()
     f = torch.linspace(0, frac * fs / 2, 300, dtype=torch.float64)
     lags = torch.tensor(plan.lags(0), dtype=torch.float64)
     hd = (w[:, :, None] * torch.exp(-2j * math.pi * f[None, None] * lags[None, :, None] / fs)).sum(1)
@@ -172,7 +199,8 @@ def test_closed_form_impulse_response_matches_inverse_fourier(bank):
 
 
 @pytest.mark.parametrize("fs,policy", [(24000, "phase"), (8000, "phase"), (44100, "phase"),
-                                       (11025, "phase"), (24000, "sinc"), (24000, "truncate")])
+                                       (11025, "phase"), (24000, "sinc"), (24000, "reference"),
+                                       (44100, "round")])
 def test_apply_plan_equals_naive_per_frame_sum(fs, policy):
     """Every application path (single GEMM, per-phase conv, gathered) computes
     y[c, j] = sum_{i,k} W[phase(j), c, i, k] x[i, first(j) - lead + k] with zero padding."""

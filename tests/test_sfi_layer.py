@@ -33,10 +33,10 @@ def _smooth_layer(policy, n=16):
 def similarities():
     """1 - cosine vs the 48 kHz output, measured (16 smooth MGFs, tones < min(7 kHz, 0.45 fs),
     0.5 s): phase 8k 6.3e-3, 16k 5.9e-5, 22.05k 9.5e-9, 24k 2.0e-9, 44.1k 2.2e-9; sinc 4.9e-3,
-    5.9e-5, 8.4e-9, 2.9e-9, 1.2e-9; truncate/round ~1 (similarity ~0) at every rate with a
-    fractional hop (their frames drift off the grid), 5.9e-5 at 16 kHz (integer hop)."""
+    5.9e-5, 8.4e-9, 2.9e-9, 1.2e-9; reference/round: similarity ~0 at every rate with a
+    fractional hop (their frames drift off the grid)."""
     out = {}
-    for policy in ("phase", "sinc", "truncate", "round"):
+    for policy in ("phase", "sinc", "reference", "round"):
         layer = _smooth_layer(policy)
         out[policy] = cross_rate_similarity(layer, (8000, 16000, 22050, 24000, 44100),
                                             seconds=0.5)
@@ -51,11 +51,12 @@ def test_same_signal_at_every_rate_gives_same_frames(similarities, policy):
         assert sims[fs] > 0.99999, (fs, sims)
 
 
-def test_sinc_beats_truncate_at_24k(similarities):
+def test_sinc_beats_reference_at_24k(similarities):
     assert similarities["sinc"][24000] > 0.999
-    assert similarities["truncate"][24000] < 0.5
+    assert similarities["reference"][24000] < 0.5
     assert similarities["round"][24000] < 0.5
-    assert similarities["phase"][24000] > similarities["truncate"][24000]
+    assert similarities["phase"][24000] > similarities["reference"][24000]
+    assert similarities["reference"][16000] > 0.999  # integer hop: same frames as phase
 
 
 def test_naf_layer_is_consistent_across_rates():
@@ -148,7 +149,7 @@ def test_eval_cache_returns_identical_kernels_and_optimiser_step_invalidates():
     with torch.no_grad():
         k3 = layer.kernel(24000)
         y3 = layer(x)
-        fresh = layer._design(layer.plan(24000, "truncate"))[0]
+        fresh = layer._design(layer.plan(24000).kernel_plan())[0]
     assert not torch.equal(k1, k3)
     torch.testing.assert_close(k3, fresh)
     assert not torch.equal(y1, y3)

@@ -11,7 +11,9 @@
   bound on a base-size SSL step, so the relative overhead there is an upper bound.
 * ``consistency`` {policy: {rate: cosine}} against the 48 kHz output (``sfi.consistency``), and
   ``consistency_vs_16k`` against the 16 kHz output, where the fitted kernel is the teacher's.
-  Both use the layer after ``fit_to`` (signal: tones below min(7 kHz, 0.45 fs), 1 s).
+  Both use the layer after ``fit_to`` (signal: tones below min(7 kHz, 0.45 fs), 1 s). Frames are
+  compared by index, so for ``reference``/``round`` (integer hop, frames drift off the reference
+  grid where the hop is fractional) the cosine there measures that misalignment.
 * ``fit_error``: ``fit_to`` of the 512-filter NAF layer to a HuBERT-like first-conv kernel
   (random init as in fairseq/s3prl: kaiming normal), at 16 kHz.
 """

@@ -9,12 +9,23 @@ designs give the same gain at every rate (the 1/fs keeps layer outputs rate inde
 Families:
 * ``NeuralAnalogFilter`` (FD-NAF, Imamura et al. 2024; the paper's): trainable random Fourier
   features of x = w/w_max -> 1x1-conv MLP with GroupNorm(1, .) + ReLU -> 2C outputs (Re, Im).
-  GroupNorm statistics are taken over a *fixed* grid of x in [0, 1] (not the query grid), so H is a
-  true function of frequency: the same w gives the same H whatever rate's grid it is evaluated on.
-  The response is zero above max_freq (ideal low-pass outside the domain the MLP is defined on).
   Its impulse response is the inverse Fourier integral of H up to a band limit (numerical).
+  Two settings, each with the reference code's (KI = Kanami-Imamura/Neural_Analog_Filter_speech_
+  separation, ``asteroid/asteroid_filterbanks/naf_fb.py`` ``FDNAFFilterBank``) value beside ours:
+
+  - ``norm``: ``"fixed"`` (ours) takes the GroupNorm statistics over a fixed grid of x in [0, 1],
+    so H is a true function of frequency (the same w gives the same H on every rate's grid);
+    ``"query"`` (KI ``get_frequency_responses``, lines 269-294: ``implicit_filter`` with its
+    GroupNorm(1, .) layers runs on the queried grid) takes them over whatever frequencies are
+    queried, so H at a given w depends on the grid.
+  - ``lowpass``: ``"always"`` (ours) zeroes H above max_freq in train and eval mode (the MLP is
+    only defined on x in [0, 1]); ``"eval"`` (KI lines 291-292: ``if not self.training``) zeroes
+    it in eval mode only, so training at a rate whose Nyquist exceeds max_freq uses the MLP's
+    extrapolation.
 * ``ModulatedGaussian``: H(w) = e^{j phi} G(w - mu) + e^{-j phi} G(w + mu), G Gaussian of std
   sigma; closed-form h(t) = 2 g(t) cos(mu t + phi), g(t) = sigma/sqrt(2 pi) exp(-sigma^2 t^2/2).
+  Same H as TN's ``ModulatedGaussianFilters`` (TomohikoNakamura/sfi_convtasnet,
+  ``sfi_conv/continuous_filters.py``); TN's time-domain kernel is 2 pi h(t), see ``design``.
 * ``MultiPhaseGammatone`` (order 2, causal): h(t) = A t e^{-a t} cos(Omega t + phi), t >= 0, with
   closed-form H; ERB-spaced centres, several phases per centre, peak gain normalised to 1.
 """
@@ -30,6 +41,13 @@ from torch.nn import functional as F
 from sfi_mos.errors import InputError
 
 FAMILIES = ("naf", "mgf", "mgf_td", "gammatone")
+NAF_NORMS = ("fixed", "query")  # ours | KI's (GroupNorm statistics over the queried grid)
+NAF_LOWPASS = ("always", "eval")  # ours | KI's (zero above max_freq in eval mode only)
+MGF_CONVENTIONS = ("suite", "reference")  # ours | TN's time-domain MGF (see design.design_time)
+# initial Gaussian width (std, Hz): ours spans a 10-tap 16 kHz kernel; TN's default init_sigma is
+# 100·2π rad/s (TN sfi_conv/continuous_filters.py lines 52 and 118; configs/model/
+# sfi_convtasnet_{fd,td}_mgf.yaml line 25: init_sigma 628.3185307179587)
+MGF_INIT_WIDTH_HZ = {"suite": 1000.0, "reference": 100.0}
 
 
 def hz_to_erb(f):
@@ -81,8 +99,13 @@ class NeuralAnalogFilter(AnalogFilterBank):
 
     def __init__(self, n_filters: int, n_features: int = 128, hidden=(224, 224),
                  max_freq_hz: float = 24000.0, rff_std: float = 2 * math.pi * 10.0,
-                 n_norm_points: int = 128):
+                 n_norm_points: int = 128, norm: str = "fixed", lowpass: str = "always"):
         super().__init__(n_filters)
+        if norm not in NAF_NORMS:
+            raise InputError("NeuralAnalogFilter", f"norm {norm!r} is not one of {NAF_NORMS}")
+        if lowpass not in NAF_LOWPASS:
+            raise InputError("NeuralAnalogFilter", f"lowpass {lowpass!r} is not one of {NAF_LOWPASS}")
+        self.norm, self.lowpass = norm, lowpass
         self.max_freq_hz = float(max_freq_hz)
         self.rff = nn.Parameter(torch.randn(n_features) * rff_std)
         widths = [2 * n_features, *hidden, 2 * n_filters]
@@ -95,24 +118,33 @@ class NeuralAnalogFilter(AnalogFilterBank):
                              persistent=False)
 
     def freq_response(self, omega: torch.Tensor) -> torch.Tensor:
+        # the float32 scalar division is KI's omega / max_ang_freq, so x <= 1 flags the same points
         x = omega / (2 * math.pi * self.max_freq_hz)
-        n_ref = self.norm_x.numel()
-        xs = torch.cat([self.norm_x.to(x), x])
+        if self.norm == "fixed":
+            n_ref = self.norm_x.numel()
+            xs = torch.cat([self.norm_x.to(x), x])
+        else:  # "query": the queried points are the statistics' grid
+            n_ref, xs = 0, x
         arg = self.rff[:, None] * xs[None, :]
         h = torch.cat([torch.cos(arg), torch.sin(arg)])  # (2F, n_ref + N)
         for layer, norm in zip(self.layers[:-1], self.norms):
             h = layer.weight[:, :, 0] @ h + layer.bias[:, None]
-            ref = h[:, :n_ref]
+            ref = h[:, :n_ref] if n_ref else h
             mean, var = ref.mean(), ref.var(unbiased=False)
             h = (h - mean) * torch.rsqrt(var + norm.eps)
             h = F.relu(h * norm.weight[:, None] + norm.bias[:, None])
         last = self.layers[-1]  # the reference points only served the normalisation statistics
         h = last.weight[:, :, 0] @ h[:, n_ref:] + last.bias[:, None]
         resp = torch.complex(h[: self.n_filters], h[self.n_filters:])
+        if self.lowpass == "eval" and self.training:
+            return resp
         return torch.where((x <= 1.0)[None, :], resp, torch.zeros_like(resp))
 
     def impulse_response(self, t: torch.Tensor, band_hz: float) -> torch.Tensor:
         return super().impulse_response(t, min(band_hz, self.max_freq_hz))
+
+    def extra_repr(self) -> str:
+        return f"max_freq_hz={self.max_freq_hz:g}, norm={self.norm}, lowpass={self.lowpass}"
 
 
 class ModulatedGaussian(AnalogFilterBank):
@@ -188,11 +220,16 @@ class MultiPhaseGammatone(AnalogFilterBank):
 
 
 def make_filter_bank(kind: str, n_filters: int, *, n_features: int = 128, hidden=(224, 224),
-                     max_freq_hz: float = 24000.0, high_hz: float = 8000.0) -> AnalogFilterBank:
+                     max_freq_hz: float = 24000.0, high_hz: float = 8000.0, naf_norm: str = "fixed",
+                     naf_lowpass: str = "always", mgf_convention: str = "suite") -> AnalogFilterBank:
     if kind == "naf":
-        return NeuralAnalogFilter(n_filters, n_features, tuple(hidden), max_freq_hz)
+        return NeuralAnalogFilter(n_filters, n_features, tuple(hidden), max_freq_hz,
+                                  norm=naf_norm, lowpass=naf_lowpass)
     if kind in ("mgf", "mgf_td"):
-        return ModulatedGaussian(n_filters, high_hz=high_hz)
+        if mgf_convention not in MGF_CONVENTIONS:
+            raise InputError("mgf_convention", f"{mgf_convention!r} is not one of {MGF_CONVENTIONS}")
+        return ModulatedGaussian(n_filters, high_hz=high_hz,
+                                 bandwidth_hz=MGF_INIT_WIDTH_HZ[mgf_convention])
     if kind == "gammatone":
         return MultiPhaseGammatone(n_filters, high_hz=high_hz)
     raise InputError("filter", f"{kind!r} is not one of {FAMILIES}")

@@ -1,36 +1,39 @@
 """``SFIConv1d``: a sampling-frequency-independent 1-D convolution (no bias).
 
 The layer holds C_in·C_out latent analog filters (``analog``) and, for the current rate fs (set by
-``set_sample_rate``), designs the digital kernel of K(fs) = ceil(K_ref·fs/fs_ref) taps and applies
-it with hop S_ref·fs/fs_ref (see ``geometry`` for the exact frame conventions).
+``set_sample_rate``), designs the digital kernel and applies it on the frame grid of its stride
+policy (``geometry`` has the exact conventions). Stride policies, for the hop S_ref·fs/fs_ref that
+is fractional at e.g. 8, 22.05, 24 and 44.1 kHz for a 10/5-sample 16 kHz layer:
 
-Stride policies for non-integer hops (24 kHz -> 7.5, 8 kHz -> 2.5, 22.05 kHz -> 6.890625):
-* ``phase`` (default): the output at a fractional position is exactly the convolution with the
-  analog filter designed at that sub-sample offset; a hop p/q needs q kernel phases, each an
-  integer-stride-p conv, so the work equals an ideal stride-p/q conv. Frames land exactly on the
-  reference-rate grid.
-* ``sinc`` (EUSIPCO 2023): stride-1 output interpolated with a Hann-windowed sinc (half-length L,
-  cutoff at the input Nyquist by default: the stride-1 output is band-limited to it, so this
-  reconstructs it; ``sinc_band="output"`` band-limits to the output frame rate instead, an
-  anti-aliased decimation that departs from what a 16 kHz model computes) at the exact hop. Folded into q kernels of K + 2L - 1 taps: same frames as ``phase``, about
-  (K + 2L)/K times its work, and the window truncation costs a little accuracy.
-* ``truncate`` / ``round``: integer hop floor/round(S); the frame rate drifts (ablation baselines).
+* ``reference``: the reference code (TomohikoNakamura/sfi_convtasnet, the design the paper's layer
+  prints; Kanami-Imamura/Neural_Analog_Filter_speech_separation): K = floor(K_ref·fs/fs_ref) taps
+  on TN's integer lag set, integer hop floor(S_ref·fs/fs_ref), padding 0, one plain conv. Its
+  frames drift from the reference-rate grid where the hop is fractional; it is what the authors'
+  ``FreqRespSampConv1d`` computes, and the baseline ``phase``/``sinc`` are measured against.
+* ``round``: ``reference`` with the hop rounded half up instead of truncated.
+* ``phase`` (default, ours): the output at a fractional position is exactly the convolution with
+  the analog filter designed at that sub-sample offset; a hop p/q needs q kernel phases, each an
+  integer-stride-p conv, so the work equals an ideal stride-p/q conv and frames land exactly on
+  the reference-rate grid (K = ceil(K_ref·fs/fs_ref), lags fixed in seconds).
+* ``sinc`` (ours, after EUSIPCO 2023): stride-1 output interpolated with a Hann-windowed sinc
+  (half-length L, cutoff at the input Nyquist by default: the stride-1 output is band-limited to
+  it, so this reconstructs it; ``sinc_band="output"`` band-limits to the output frame rate
+  instead, an anti-aliased decimation that departs from what a 16 kHz model computes) at the exact
+  hop. Folded into q kernels of K + 2L - 1 taps: same frames as ``phase``, about (K + 2L)/K times
+  its work; the window truncation costs a little accuracy.
 
-Why ``phase`` is the default (``python -m sfi_mos.bench sfi``: 512 filters, 4 x 4 s, CPU):
-* cost: eval time per output frame vs nn.Conv1d of the same K (ideal stride), single-threaded,
-  two runs: 0.59-0.76 / 0.73-0.74 / 0.49-0.72 at 16 / 24 / 48 kHz (all phases are one GEMM whose
-  output is already in frame order; the layer is bound by writing 512 values per frame, not by
-  the q-fold inner dimension), vs 0.80-1.06 / 0.99-1.00 / 0.57-0.61 for ``sinc`` (K + 2L taps
-  per phase): ``phase`` is the cheapest policy that stays on the reference frame grid. Rates
-  with many phases (22.05 / 44.1 kHz: q = 64 / 32) use one conv per phase plus an interleaving
-  write and cost ~1.4-1.8x a conv (eval-only rates; Track 3 audio is 16/24/48 kHz).
-* accuracy: on smooth (time-limited) filters both match the 48 kHz output to 1 - cos ~ 1e-9 at
-  22.05/24/44.1 kHz (tests/test_sfi_layer.py); truncate/round give ~0 (frames drift). For a
-  NAF fitted to a random 10-tap 16 kHz kernel (not time-limited: its band-limited continuation
-  has sinc tails beyond the window) the two are equal at 24 kHz vs 48 kHz (0.9978) but ``sinc``
-  is closer to the 16 kHz teacher output (0.996 vs 0.987 at 24 kHz): its composite kernel is
-  longer than the window. Multi-rate training makes filters representable in the window, which
-  is what ``phase`` assumes; pick ``sinc`` where a fixed 16 kHz-only filter must be matched.
+``phase`` is the default because it is the cheapest policy that stays on the reference frame grid:
+all phases are one GEMM whose output is already in frame order (the layer is bound by writing
+C_out values per frame, not by the q-fold inner dimension); rates with many phases (22.05 / 44.1
+kHz: q = 64 / 32) use one conv per phase plus an interleaving write. Its kernels assume filters
+representable inside the window, which multi-rate training encourages; ``sinc``'s composite kernel
+is longer than the window, which helps where a fixed 16 kHz-only filter must be matched.
+``python -m sfi_mos.bench sfi`` measures the cost of every policy against nn.Conv1d and the
+cross-rate consistency of each.
+
+Reference settings of the analog filters are typed arguments with the reference value beside
+ours: ``naf_norm`` / ``naf_lowpass`` (``analog.NeuralAnalogFilter``) and ``mgf_convention``
+(``design.design_time``; requires the ``reference``/``round`` geometry).
 
 Eval mode caches the designed kernels per (rate, policy); the cache key includes every
 parameter's (data_ptr, _version), so an optimiser step or load_state_dict invalidates it. Training
@@ -48,7 +51,7 @@ from torch import nn
 from sfi_mos.errors import InputError
 
 from . import design as D
-from .analog import FAMILIES, make_filter_bank
+from .analog import FAMILIES, MGF_CONVENTIONS, NAF_LOWPASS, NAF_NORMS, make_filter_bank
 from .apply import apply_plan
 from .geometry import POLICIES, Plan, check_rate, make_plan
 
@@ -68,7 +71,8 @@ class SFIConv1d(nn.Module):
                  stride: int = 5, ref_sample_rate: int = 16000, filter: str = "naf",
                  design: str = "freq_ls", stride_policy: str = DEFAULT_POLICY, n_freq: int = 640,
                  naf_features: int = 128, naf_hidden=(224, 224), max_freq_hz: float = 24000.0,
-                 sinc_half_length: int = 16, sinc_band: str = "input", bias: bool = False):
+                 sinc_half_length: int = 16, sinc_band: str = "input", bias: bool = False,
+                 naf_norm: str = "fixed", naf_lowpass: str = "always", mgf_convention: str = "suite"):
         super().__init__()
         where = "SFIConv1d"
         for name, v in dict(in_channels=in_channels, out_channels=out_channels,
@@ -86,6 +90,17 @@ class SFIConv1d(nn.Module):
             raise InputError(where, f"stride_policy {stride_policy!r} is not one of {POLICIES}")
         if n_freq < 2 or 2 * n_freq < kernel_size:
             raise InputError(where, f"n_freq={n_freq} too small for kernel_size={kernel_size}")
+        if naf_norm not in NAF_NORMS:
+            raise InputError(where, f"naf_norm {naf_norm!r} is not one of {NAF_NORMS}")
+        if naf_lowpass not in NAF_LOWPASS:
+            raise InputError(where, f"naf_lowpass {naf_lowpass!r} is not one of {NAF_LOWPASS}")
+        if mgf_convention not in MGF_CONVENTIONS:
+            raise InputError(where, f"mgf_convention {mgf_convention!r} is not one of {MGF_CONVENTIONS}")
+        if mgf_convention == "reference" and (filter not in ("mgf", "mgf_td")
+                                              or stride_policy not in ("reference", "round")):
+            raise InputError(where, "mgf_convention='reference' is TN's MGF on TN's geometry: it needs "
+                             "filter 'mgf' or 'mgf_td' and stride_policy 'reference' or 'round', got "
+                             f"filter={filter!r}, stride_policy={stride_policy!r}")
         check_rate(ref_sample_rate)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = kernel_size, stride
@@ -99,9 +114,11 @@ class SFIConv1d(nn.Module):
         if sinc_band not in ("input", "output"):
             raise InputError(where, f"sinc_band must be 'input' or 'output', got {sinc_band!r}")
         self.sinc_band = sinc_band
+        self.mgf_convention = mgf_convention
         self.analog = make_filter_bank(filter, in_channels * out_channels, n_features=naf_features,
                                        hidden=naf_hidden, max_freq_hz=max_freq_hz,
-                                       high_hz=self.ref_sample_rate / 2)
+                                       high_hz=self.ref_sample_rate / 2, naf_norm=naf_norm,
+                                       naf_lowpass=naf_lowpass, mgf_convention=mgf_convention)
         self._fs = Fraction(self.ref_sample_rate)
         self._cache: dict = {}
 
@@ -113,7 +130,8 @@ class SFIConv1d(nn.Module):
                    filter=spec.filter, design=spec.design, stride_policy=spec.stride_policy,
                    n_freq=spec.n_freq, naf_features=spec.naf_features,
                    naf_hidden=tuple(spec.naf_hidden), max_freq_hz=spec.max_freq_hz,
-                   sinc_band=spec.sinc_band)
+                   sinc_band=spec.sinc_band, naf_norm=spec.naf_norm, naf_lowpass=spec.naf_lowpass,
+                   mgf_convention=spec.mgf_convention)
 
     # --- rate and geometry -------------------------------------------------------------------
     @property
@@ -160,17 +178,16 @@ class SFIConv1d(nn.Module):
     def _design_fp32(self, plan: Plan) -> torch.Tensor:
         base = plan
         if plan.policy == "sinc":  # sinc interpolates the delta = 0 kernel
-            base = self.plan(plan.fs, "truncate")
+            base = plan.kernel_plan()
         t0 = self._time_origin()
         if self.design == "freq_ls":
-            f = D.freq_grid_hz(float(plan.fs), self.n_freq).to(next(self.parameters()).device)
-            omega = (2 * math.pi * f).float()
+            omega = D.design_omega(plan, self.n_freq, next(self.parameters()).device)
             resp = self.analog.freq_response(omega)
             if t0:
                 resp = resp * torch.exp(1j * omega * t0)[None, :]
             h = D.design_freq_ls(resp, base, self.n_freq)
         else:
-            h = D.design_time(self.analog, base, t0)
+            h = D.design_time(self.analog, base, t0, self.mgf_convention)
         if plan.policy == "sinc":
             h = D.sinc_phases(h[0], plan, self.sinc_half_length, D.sinc_cutoff(plan, self.sinc_band))
         return h.reshape(h.shape[0], self.out_channels, self.in_channels, h.shape[-1])
@@ -192,8 +209,9 @@ class SFIConv1d(nn.Module):
         return w
 
     def kernel(self, fs=None) -> torch.Tensor:
-        """The digital kernel (C_out, C_in, K(fs)) at fs (default: current rate), phase 0."""
-        return self._kernels(self.plan(fs, "truncate"))[0]
+        """The digital kernel (C_out, C_in, K(fs)) at fs (default: current rate): the delta = 0
+        kernel of this layer's geometry (for ``reference``/``round`` the kernel it applies)."""
+        return self._kernels(self.plan(fs).kernel_plan())[0]
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -225,4 +243,5 @@ class SFIConv1d(nn.Module):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride} @ {self.ref_sample_rate} Hz, sample_rate={self.sample_rate}, "
                 f"filter={self.filter_kind}, design={self.design}, "
-                f"stride_policy={self.stride_policy}, n_freq={self.n_freq}")
+                f"stride_policy={self.stride_policy}, n_freq={self.n_freq}"
+                + (f", mgf_convention={self.mgf_convention}" if self.mgf_convention != "suite" else ""))

@@ -6,9 +6,18 @@
   h = A^+ b, A = [cos(w n/fs); -sin(w n/fs)] (2M x K), b = [Re H; Im H]. A^+ depends only on the
   geometry (fs, lags, M): it is cached, built in float64, and carries no gradient; gradients reach
   the analog parameters through b. A sub-sample phase delta is just a shifted lag set, i.e. the
-  design of H(w)·e^{jw delta/fs} on the integer lags.
-* Time-domain sampling (impulse invariance): h_k = h_c(n_k/fs + t0)/fs; when fs is below the
-  reference rate, filters whose centre frequency is above the new Nyquist are zeroed (aliasing).
+  design of H(w)·e^{jw delta/fs} on the integer lags. For the reference geometry the analog
+  response is sampled on TN's float32 grid ``torch.linspace(0, π·fs, M)``
+  (TomohikoNakamura/sfi_convtasnet ``sfi_conv/fir_design.py`` ``_FreqRespSampFIRs._compute_pinvW``),
+  so responses that depend on the grid (the NAF with ``norm="query"``) see the same points.
+* Time-domain sampling (impulse invariance), two conventions:
+  ``suite``: h_k = h_c(n_k/fs + t0)/fs on the plan's lags (the 1/fs keeps the gain of the time and
+  frequency designs equal at every rate); when fs is below the reference rate, filters whose centre
+  is at or above the new Nyquist are zeroed.
+  ``reference`` (TN ``sfi_conv/continuous_filters.py`` ``TDModulatedGaussianFilters.
+  get_impulse_responses``, MGF only): t = arange(K)/fs - mean (half-integer lags for even K),
+  kernel 2·sqrt(2π·σ²)·exp(-σ²t²/2)·cos(μt + φ) = 2π·h_c(t) (no 1/fs), taps reversed; below the
+  training rate filters with centre > fs/2 are zeroed (centre <= fs/2 kept).
 """
 from __future__ import annotations
 
@@ -70,8 +79,19 @@ def _lag_times(plan: Plan) -> tuple[torch.Tensor, torch.Tensor]:
     return (lags / float(plan.fs)).float(), mask
 
 
-def design_time(bank, plan: Plan, t0: float = 0.0) -> torch.Tensor:
+def design_omega(plan: Plan, n_freq: int, device) -> torch.Tensor:
+    """float32 angular frequencies (rad/s) at which the analog response is sampled for ``plan``."""
+    if plan.exact_grid:
+        return (2 * math.pi * freq_grid_hz(float(plan.fs), n_freq)).float().to(device)
+    # TN fir_design.py _compute_pinvW: torch.linspace(0, nyquist_rate*2.0*numpy.pi, M).float()
+    return torch.linspace(0, float(plan.fs) / 2 * 2.0 * math.pi, n_freq, dtype=torch.float32,
+                          device=device)
+
+
+def design_time(bank, plan: Plan, t0: float = 0.0, convention: str = "suite") -> torch.Tensor:
     """Sample h_c at the taps' times -> kernels (n_phases, C, K)."""
+    if convention == "reference":
+        return _design_time_reference(bank, plan)
     times, mask = _lag_times(plan)
     dev = next(bank.parameters()).device
     fs = float(plan.fs)
@@ -81,6 +101,20 @@ def design_time(bank, plan: Plan, t0: float = 0.0) -> torch.Tensor:
     if centres is not None and fs < plan.fs_ref:
         h = h * (centres < fs / 2).to(h.dtype)[None, :, None]
     return h
+
+
+def _design_time_reference(bank, plan: Plan) -> torch.Tensor:
+    """TN's time-domain MGF kernel on the reference geometry -> (1, C, K)."""
+    if plan.exact_grid:
+        raise ValueError(f"TN's time-domain MGF is defined on the reference geometry, not {plan.policy!r}")
+    dev = next(bank.parameters()).device
+    fs, K = float(plan.fs), plan.taps
+    t = torch.arange(0.0, K, 1, dtype=torch.float32, device=dev) / fs
+    t = (t - t.mean()).flip(0)  # weight k at ((K-1)/2 - k)/fs: TN's reversed taps
+    h = bank.impulse_response(t) * (2 * math.pi)  # TN's gain 2·sqrt(2π·σ²) = 2π x ours
+    if fs < plan.fs_ref:
+        h = h * (bank.center_freqs_hz() <= fs / 2).to(h.dtype)[:, None]
+    return h[None]
 
 
 def sinc_cutoff(plan: Plan, band: str) -> float:

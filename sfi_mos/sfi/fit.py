@@ -21,7 +21,7 @@ from .geometry import check_rate
 def fit_to(layer, weight, fs=None, steps: int = 300, lr: float = 3e-3,
            stopband_weight: float = 0.1, n_stop: int = 128) -> dict:
     fs = layer._fs if fs is None else check_rate(fs)
-    plan = layer.plan(fs, "truncate")  # delta = 0 kernel: kernel(fs)
+    plan = layer.plan(fs).kernel_plan()  # delta = 0 kernel: kernel(fs)
     device = next(layer.parameters()).device
     target = torch.as_tensor(weight).detach().to(device=device, dtype=torch.float32)
     expected = (layer.out_channels, layer.in_channels, plan.taps)
@@ -43,13 +43,21 @@ def fit_to(layer, weight, fs=None, steps: int = 300, lr: float = 3e-3,
     band = float(getattr(layer.analog, "max_freq_hz", layer.ref_sample_rate * 1.5))
     stop_hz = (torch.from_numpy(np.linspace(float(fs) / 2, band, n_stop + 1)[1:]).float()
                if band > float(fs) / 2 and stopband_weight > 0 else None)
+    query_hz, stop_sel = stop_hz, None
+    if stop_hz is not None and getattr(layer.analog, "norm", "fixed") == "query":
+        # a grid-dependent response (NAF norm="query") has no H(f) of its own: penalise the
+        # stopband part of the design grid of the rate whose Nyquist is the band edge
+        query_hz = torch.linspace(0.0, band, layer.n_freq)
+        stop_sel = query_hz > float(fs) / 2
 
     def losses():
         w = layer._design(plan)[0]
         rel = (w - target).pow(2).sum() / norm
         stop = torch.zeros((), device=device)
         if stop_hz is not None:
-            h = layer.analog_response(stop_hz)
+            h = layer.analog_response(query_hz)
+            if stop_sel is not None:
+                h = h[..., stop_sel.to(h.device)]
             stop = h.abs().pow(2).mean() / pass_energy
         return rel, stop
 

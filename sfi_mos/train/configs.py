@@ -1,8 +1,10 @@
 """One config type per stage. The ablation grid builds these; run ids hash them.
 
-Defaults are the authors' choices (``sarulab-speech/msr-utmos``; each field cites its source) wherever
-a plain value can state them; the suite's own choices are the other values of the same fields, and
-``ablations.recipe`` is the one place that names both and turns them into cells.
+The distillation and MOS fields default to the authors' choices (``sarulab-speech/msr-utmos``; each
+field cites its source) wherever a plain value can state them. ``SFISpec`` keeps the layer library's
+own defaults (``phase``, fixed NAF statistics) with the reference code's values documented beside
+them. ``ablations.recipe`` is the one place that names the authors' and the suite's values of every
+factor and turns them into cells.
 
 Path fields (``DataSpec.root``, ``*_run``) may be relative: they are then resolved against the
 results directory of the grid (``run_dir.parents[1]`` for ``results/<grid>/<stage>/<run-id>``),
@@ -28,16 +30,42 @@ class TeacherSpec:
 
 @dataclass(frozen=True)
 class SFISpec:
-    filter: str = "naf"  # naf | mgf | mgf_td | gammatone
-    design: str = "freq_ls"  # freq_ls | time
-    stride_policy: str = "phase"  # phase | sinc | truncate | round
-    n_freq: int = 640  # M, frequency points of the LS design
-    naf_features: int = 128  # random Fourier features
-    naf_hidden: tuple[int, ...] = (224, 224)
-    max_freq_hz: float = 24000.0  # NAF input normalisation: one grid serves 8-48 kHz
+    """The SFI first conv (``sfi_mos.sfi.SFIConv1d.from_spec``). Defaults are the suite's; the
+    authors' (A) or reference code's value is given beside each field. A = sarulab-speech/msr-utmos
+    (its layer is remote code that is not published; ``create_checkpoint_transfer.ipynb`` lines
+    175-185 print it: TN's ``FreqRespSampConv1d`` holding a KI-shaped FD-NAF), TN =
+    TomohikoNakamura/sfi_convtasnet, KI = Kanami-Imamura/Neural_Analog_Filter_speech_separation."""
+
+    # naf | mgf | mgf_td | gammatone; A: FD-NAF (ipynb:177 FrequencyDomainRFFImplicitFilter)
+    filter: str = "naf"
+    design: str = "freq_ls"  # freq_ls | time; A: freq_ls (ipynb:175 FreqRespSampConv1d)
+    # phase | sinc (ours) | reference | round (``sfi_mos.sfi.geometry``). A: unknown (set_sample_rate
+    # is in the remote code); "reference" is TN/KI's geometry: floor K and hop (KI naf_fb.py:229-230,
+    # TN model/tasnet.py:457-459), TN's lags and grid (TN sfi_conv/fir_design.py:166-179, 208),
+    # padding 0 (ipynb:176)
+    stride_policy: str = "phase"
+    n_freq: int = 640  # M, frequency points of the LS design; A: 640 (ipynb:176 n_samples=640)
+    naf_features: int = 128  # random Fourier features; A: 128 (ipynb:179 Conv1d(256, 224))
+    naf_hidden: tuple[int, ...] = (224, 224)  # A: (224, 224) (ipynb:179-185)
+    # NAF input normalisation w / (2π·max_freq); ours: one grid serves 8-48 kHz. KI: "Nyquist
+    # frequency of training data" (naf_fb.py:169; default 16000, naf_fb.py:160; recipe 16000 for
+    # 32 kHz data, egs/vctk_2mix/SFIConvTasNet/local/model/fdnaf_width64_32kmin.yml:7 and :42).
+    # A: unknown — by KI's rule 8000 (the layer's 16 kHz) or 24000 (48 kHz distillation data,
+    # configs/distill/config_hubert.yaml:50-54)
+    max_freq_hz: float = 24000.0
     sinc_band: str = "input"  # sinc policy's interpolation cutoff: input Nyquist | output frame rate
+    # NAF GroupNorm statistics: "fixed" (ours: a fixed 128-point grid, H a function of f) | "query"
+    # (KI: the MLP with GroupNorm(1, .) runs on the queried grid, naf_fb.py:207, 284). A: unknown,
+    # KI's shapes (ipynb:179-185) suggest "query"
     naf_norm: str = "fixed"
+    # NAF response above max_freq: "always" zero (ours) | "eval": zero in eval mode only (KI
+    # naf_fb.py:291-292). A: unknown, KI's suggests "eval"
     naf_lowpass: str = "always"
+    # MGF: "suite" (time design h(t)/fs on our lags; init width 1 kHz) | "reference" (TN
+    # TDModulatedGaussianFilters, continuous_filters.py:146-161: centred time axis, gain 2π·h(t), keep
+    # centres <= fs/2 below the training rate; init width 100 Hz, :118 and
+    # configs/model/sfi_convtasnet_td_mgf.yaml:25). Needs stride_policy reference|round; A: no MGF
+    mgf_convention: str = "suite"
 
 
 @dataclass(frozen=True)

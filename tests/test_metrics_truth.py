@@ -48,7 +48,8 @@ def test_per_utterance_truth_with_columns_and_wav_suffix_matching(tmp_path):
     t = _write(tmp_path, "truth.csv", "utt_id,mos,system_id,sample_rate\nu1.wav,3.5,A,48000\nu2,2.0,B,16000\n")
     p = _write(tmp_path, "pred.csv", "utt_id,pred,extra\nu1,3.0,x\nu2.wav,2.5,y\n")
     m = merge_pred_truth(load_pred(p), load_truth(t))
-    assert m.columns.tolist() == ["utt_id", "system_id", "sample_rate", "mos", "pred", "n_ratings"]
+    assert m.columns.tolist() == ["utt_id", "system_id", "sample_rate", "mos", "pred", "n_ratings",
+                                  "mos_exact", "pred_exact"]
     assert m["pred"].tolist() == [3.0, 2.5] and m["system_id"].tolist() == ["A", "B"]
     assert m["sample_rate"].tolist() == [48000, 16000] and m["n_ratings"].isna().all()
 
@@ -69,14 +70,14 @@ def test_tidy_frames_from_the_data_module_are_accepted():
 # ---- errors: each names the file (and row, where there is one) -------------------------------
 
 @pytest.mark.parametrize("pred_text, match", [
-    ("utt_id,score\nu1,3\n", r"pred\.csv: missing column 'pred'"),
-    ("id,pred\nu1,3\n", r"pred\.csv: missing column 'utt_id' or 'uttID'"),
+    ("utt_id,quality\nu1,3\n", r"pred\.csv: missing prediction column: none of pred, answer, score"),
+    ("id,pred\nu1,3\n", r"pred\.csv: missing utterance id column: none of utt_id, uttID, sample_id"),
     ("utt_id,pred\nu1,3\nu2,nan\n", r"pred\.csv, line 3: prediction 'nan' is NaN"),
     ("utt_id,pred\nu1,abc\nu2,3\n", r"pred\.csv, line 2: prediction 'abc' is NaN, infinite or not a number"),
-    ("utt_id,pred\nu1,3\nu2,\n", r"pred\.csv, line 3: prediction '' is NaN"),
+    ("utt_id,pred\nu1,3\nu2,\n", r"pred\.csv, line 3: prediction '' is blank"),
     ("utt_id,pred\nu1,inf\nu2,3\n", r"line 2: prediction 'inf'"),
     ("utt_id,pred\nu1,3\nu2,3\nu1,4\n", r"pred\.csv, line 4: duplicate utt_id 'u1'"),
-    ("utt_id,pred\n", r"pred\.csv: no prediction rows"),
+    ("utt_id,pred\n", r"pred\.csv, line 1: header only, no data rows"),
     ("", r"pred\.csv: empty file"),
 ])
 def test_bad_predictions(tmp_path, pred_text, match):
@@ -85,8 +86,8 @@ def test_bad_predictions(tmp_path, pred_text, match):
 
 
 @pytest.mark.parametrize("truth_text, match", [
-    ("utt_id,score\nu1,3\n", r"truth\.csv: missing column 'mos' or 'rating'"),
-    ("utt_id,mos\nx-16k_sys1_utt1,3\nx-16k_sys1_utt2,\n", r"truth\.csv, line 3: MOS '' is NaN"),
+    ("utt_id,quality\nu1,3\n", r"truth\.csv: missing MOS column: none of mos, MOS, avg_score, score"),
+    ("utt_id,mos\nx-16k_sys1_utt1,3\nx-16k_sys1_utt2,\n", r"truth\.csv, line 3: MOS '' is blank"),
     ("utt_id,mos\nx-16k_sys1_utt1,3\nx-16k_sys1_utt1,4\n", r"line 3: duplicate utt_id"),
     ("utt_id,mos\nx-16k_sys1_utt1,3\nsys7-utt1,4\n", r"truth\.csv, line 3: no system_id column and utterance id 'sys7-utt1'"),
     ("uttID,lisID,rating\nx-16k_sys1_utt1,L1,3\nx-16k_sys1_utt1,L1,4\n",
@@ -94,7 +95,7 @@ def test_bad_predictions(tmp_path, pred_text, match):
     ("uttID,lisID,rating\nx-16k_sys1_utt1,L1,three\n", r"line 2: rating 'three'"),
     ("utt_id,rating,system_id\nu1,3,A\nu1,4,B\n", r"utterance 'u1' has several system_id values"),
     ("utt_id,mos,system_id,sample_rate\nu1,3,A,16k\n", r"line 2: sample_rate '16k'"),
-    ("utt_id,mos,system_id\nu1,3,\n", r"line 2: empty 'system_id'"),
+    ("utt_id,mos,system_id\nu1,3,A\nu2,3,\n", r"line 3: empty system id \(column 'system_id'\)"),
 ])
 def test_bad_truth(tmp_path, truth_text, match):
     with pytest.raises(InputError, match=match):

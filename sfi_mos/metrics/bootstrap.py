@@ -79,17 +79,23 @@ def _wtau(W: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return num / np.sqrt(ux * uy)
 
 
-def weighted_metrics(W: np.ndarray, truth, pred) -> dict[str, np.ndarray]:
-    """The four metrics for every draw (row of the count matrix W) -> {metric: (B,) array}."""
+def weighted_metrics(W: np.ndarray, truth, pred, truth_key=None, pred_key=None) -> dict[str, np.ndarray]:
+    """The four metrics for every draw (row of the count matrix W) -> {metric: (B,) array}.
+
+    ``truth_key``/``pred_key``: exact order and ties for SRCC and KTAU, as in
+    :func:`sfi_mos.metrics.core.four_metrics` (default: the values themselves).
+    """
     x = np.asarray(truth, dtype=float)
     y = np.asarray(pred, dtype=float)
+    xk = x if truth_key is None else np.asarray(truth_key, dtype=float)
+    yk = y if pred_key is None else np.asarray(pred_key, dtype=float)
     N = W.sum(1)
     with np.errstate(all="ignore"):  # degenerate draws (one distinct item) give NaN
         return {
             "MSE": (W @ (x - y) ** 2) / N,
             "LCC": _wpearson(W, N, x, y),
-            "SRCC": _wpearson(W, N, _wranks(W, x), _wranks(W, y)),
-            "KTAU": _wtau(W, x, y),
+            "SRCC": _wpearson(W, N, _wranks(W, xk), _wranks(W, yk)),
+            "KTAU": _wtau(W, xk, yk),
         }
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 from sfi_mos.atomic import write_json
 from sfi_mos.metrics.bootstrap import LEVEL, draw_counts, metric_cis, two_sided_p, weighted_metrics
-from sfi_mos.metrics.core import METRICS, SYS_TRUTH, system_table, utt_sys_metrics
+from sfi_mos.metrics.core import METRICS, SYS_TRUTH, four_metrics, level_data
 from sfi_mos.errors import InputError
 from sfi_mos.metrics.truth import merge_pred_truth
 
@@ -37,12 +37,6 @@ def _scopes(merged: pd.DataFrame):
     if len(rates) and rates.notna().all():
         for sr in sorted(int(r) for r in rates.unique()):
             yield str(sr), sr, merged[rates == sr]
-
-
-def _level_data(m: pd.DataFrame, sys_truth: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    sys = system_table(m, sys_truth)
-    return {"utt": (m["mos"].to_numpy(float), m["pred"].to_numpy(float)),
-            "sys": (sys["mos"].to_numpy(float), sys["pred"].to_numpy(float))}
 
 
 def _check(bootstrap: int, seed: int, sys_truth: str, level: float) -> None:
@@ -70,11 +64,13 @@ def evaluate_merged(merged: pd.DataFrame, bootstrap: int = 0, seed: int = 0,
     _check(bootstrap, seed, sys_truth, level)
     out: dict = {"per_rate": {}}
     for key, stream, m in _scopes(merged):
-        res = utt_sys_metrics(m, sys_truth)
+        data = level_data(m, sys_truth)
+        res = {"utt": four_metrics(*data["utt"]), "sys": four_metrics(*data["sys"]),
+               "n_utt": int(len(m)), "n_sys": int(len(data["sys"][0]))}
         if bootstrap:
-            for lvl, (t, p) in _level_data(m, sys_truth).items():
+            for lvl, (t, p, tk, pk) in data.items():
                 W = draw_counts(len(t), int(bootstrap), int(seed), (stream, _LEVEL_CODE[lvl]))
-                draws = weighted_metrics(W, t, p)
+                draws = weighted_metrics(W, t, p, tk, pk)
                 res[lvl]["ci"] = metric_cis(draws, level)
                 if _draws is not None:
                     _draws[(key, lvl)] = draws

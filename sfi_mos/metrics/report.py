@@ -5,8 +5,8 @@ import math
 
 from sfi_mos.metrics.core import METRICS
 
-_SYS_TRUTH_WORDS = {"utterance": "mean of utterance MOS (organisers' scorer)",
-                    "ratings": "mean of all ratings"}
+_SYS_TRUTH_WORDS = {"utterance": "mean of utterance MOS (as the organisers' scorer; exact means)",
+                    "ratings": "mean of all ratings (exact means)"}
 
 
 def _num(v) -> str:

@@ -167,3 +167,47 @@ def test_slurm_real_stage_preempted_gives_same_metrics(slurm_cluster, tmp_path):
     metrics = [c for c in want.columns if c.startswith(("dev.", "eval."))]
     assert len(got) == 1 and metrics
     pd.testing.assert_frame_equal(got[metrics], want[metrics])
+
+
+def test_slurm_real_stage_killed_fails_visibly_and_rerun_gives_same_metrics(slurm_cluster, tmp_path):
+    """kill -9 of a running real fine-tune job's process: Slurm records the job as failed, run_all
+    reports it (and the dependents Slurm cancelled), and a rerun resubmits only those runs and ends
+    with exactly the metrics of an uninterrupted run."""
+    import os
+    import signal
+
+    from replication.lock import holder, is_held
+
+    only = ["--grid", "smoke", "--only", "resample*"]
+    ref = run_all(*only, "--cluster", "debug", "--threads", "1", "--results", str(tmp_path / "ref"))
+    assert ref.returncode == 0, ref.stdout + ref.stderr
+    args = [*SLURM, "--only", "resample*", "--results", str(tmp_path / "slurm")]
+    r = run_all(*args, "--no-wait")
+    assert r.returncode == 0, r.stdout + r.stderr
+    grid_dir = tmp_path / "slurm" / "smoke"
+    rel, job = next((rel, e["job_id"]) for rel, e in _runs(grid_dir).items() if rel.startswith("finetune/"))
+    lock = grid_dir / rel / ".lock"
+    deadline = time.monotonic() + 180
+    while not (is_held(lock) and holder(lock).get("pid")):  # the job's own process, inside StageJob
+        assert time.monotonic() < deadline, "the fine-tune job never started"
+        time.sleep(0.05)
+    info = holder(lock)
+    assert info["slurm_job_id"] and not (grid_dir / rel / "done.json").exists()
+    os.kill(int(info["pid"]), signal.SIGKILL)
+    r = run_all(*args)  # follows the queue until nothing is left running
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"{rel}: job {job} ended without done.json" in r.stdout, r.stdout
+    assert "run(s) not run because a parent failed" in r.stdout
+    sq = subprocess.run(["squeue", "-h", "--states=all", "-o", "%i|%T", "-j", job.split("_")[0]],
+                        capture_output=True, text=True).stdout
+    assert f"{job}|FAILED" in sq, sq  # the scheduler's own record, not only ours
+    assert not (grid_dir / rel / "done.json").exists()
+    r = run_all(*args)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "submitted 3 Slurm job(s)" in r.stderr  # the killed fold, predict and score; nothing else
+    got = pd.read_csv(grid_dir / "summary.csv")
+    want = pd.read_csv(tmp_path / "ref" / "smoke" / "summary.csv")
+    got, want = got[got["done"]].reset_index(drop=True), want[want["done"]].reset_index(drop=True)
+    metrics = [c for c in want.columns if c.startswith(("dev.", "eval."))]
+    assert len(got) == 1 and metrics
+    pd.testing.assert_frame_equal(got[metrics], want[metrics])

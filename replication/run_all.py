@@ -20,7 +20,7 @@ from sfi_mos.atomic import check_writable
 from sfi_mos.errors import InputError
 
 from . import inputs, launcher, manifest, monitor, profiles, snapshot, summary
-from .state import run_states, slurm_states
+from .state import failure, run_states, slurm_states
 
 
 def _positive(flag: str):
@@ -92,6 +92,11 @@ def _main(args: argparse.Namespace) -> int:
             print(orphaned)
         return 0
 
+    failed = [rel for rel, st in states.items() if st == "failed"]
+    if failed:  # a failure (a stage error, a killed job) is said once more before it is retried
+        print(f"resubmitting {len(failed)} failed run(s); their last failure:", file=sys.stderr)
+        for rel in failed:
+            print("  " + failure(grid_dir, rel, runs), file=sys.stderr)
     wait = args.wait if args.wait is not None else True
     parallel = args.max_parallel if args.max_parallel is not None else (2 if args.cluster == "local" else 1)
     threads = args.threads

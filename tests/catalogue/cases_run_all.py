@@ -4,7 +4,6 @@
 The stages are the stand-ins of ``tests/grid_fake_stages.py`` (the launcher mechanics, in seconds)."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

@@ -304,6 +304,12 @@ def collect(results: str | Path, grid: str | None = None, require_grid_cells: bo
     if not rows:
         raise InputError(str(grid_dir), f"no scored prediction runs; {rerun_hint(results, grid)}")
     table = pd.DataFrame(rows).sort_values(["cell", "seed", "folds", "predict_id"]).reset_index(drop=True)
+    fps = table.groupby("fingerprint")["predict_id"].apply(list)
+    if len(fps) > 1:  # e.g. the runs of a corpus since edited in place: never averaged with the new ones
+        raise InputError(str(grid_dir), "predict runs on different data (fingerprints "
+                         + "; ".join(f"{fp or '?'}: predict/{', predict/'.join(ids)}" for fp, ids in fps.items())
+                         + "); move the stale ones away (`run_all --dry-run` lists runs no longer in the grid "
+                           "as orphaned)")
     return Collected(results, grid, grid_dir, runs, table, missing)
 
 

@@ -4,6 +4,7 @@ records), unusable ``--out`` folders and damaged reference / manifest files.
 Inputs are copies of the committed real smoke-grid fixture (``tests/fixtures/paper_results``)."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -113,6 +114,24 @@ def _predict_unfinished(tmp: Path) -> Setup:
     return _tables(names=("smoke",))
 
 
+def _stale_runs_other_data(tmp: Path) -> Setup:
+    """A finished predict + score pair left from before the corpus was edited (other fingerprint)."""
+    grid = _results(tmp)
+    score = sorted(grid.glob("score/*"))[0]
+    cfg = json.loads((score / "config.json").read_text())
+    pred = grid / cfg["predict_run"]
+    stale_p, stale_s = grid / "predict" / "5ta1e0000000", grid / "score" / "5ta1e0000001"
+    shutil.copytree(pred, stale_p)
+    shutil.copytree(score, stale_s)
+    for f, key in ((stale_p / "config.json", None), (stale_s / "config.json", "predict_run")):
+        c = json.loads(f.read_text())
+        c["data"]["fingerprint"] = "0ld" + c["data"]["fingerprint"][3:]
+        if key:
+            c[key] = "predict/5ta1e0000000"
+        f.write_text(json.dumps(c))
+    return _tables(names=("different data", "5ta1e0000000"))
+
+
 def _results_missing(tmp: Path) -> Setup:
     return _tables(names=("results",))
 
@@ -197,6 +216,7 @@ CASES = [
     Case("make_tables/config-corrupt", _config_corrupt),
     Case("make_tables/config-not-utf8", _config_not_utf8),
     Case("make_tables/predict-run-unfinished", _predict_unfinished),
+    Case("make_tables/stale-runs-on-other-data", _stale_runs_other_data),
     Case("make_tables/results-missing", _results_missing),
     Case("make_tables/out-is-a-file", _out_is_file),
     Case("make_tables/out-parent-is-a-file", _out_parent_is_file),

@@ -23,6 +23,7 @@ allows". ``ABS_TOL`` covers the 3-decimal rounding of published tables and numer
 """
 from __future__ import annotations
 
+import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sfi_mos.data.tables import read_text
 from sfi_mos.errors import InputError
 
 from . import stats as S
@@ -53,23 +55,45 @@ class Outcome:
 
 
 def read_reference(path: str | Path) -> pd.DataFrame:
+    """A reference CSV (``#`` lines at the top skipped), every number checked; the file line of
+    each data row is in ``df.attrs["lines"]`` (blank lines do not shift them)."""
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), "reference file does not exist")
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = read_text(path, newline=None).readlines()  # names the line of bytes that are not UTF-8
     skipped = 0
     while lines and lines[0].startswith("#"):
         lines.pop(0)
         skipped += 1
     if not lines:
         raise InputError(str(path), "empty reference file")
-    df = pd.read_csv(io.StringIO("".join(lines)), dtype=str, keep_default_na=False)
+    body = "".join(lines)
+    rows, width, end = [], None, skipped
+    reader = csv.reader(io.StringIO(body, newline=""))
+    try:
+        for fields in reader:
+            line, end = end + 1, skipped + reader.line_num
+            if not fields:
+                continue
+            if width is None:
+                width = len(fields)
+            elif len(fields) != width:
+                raise InputError(f"{path.name}, line {line}", f"{len(fields)} fields where the header has {width}")
+            else:
+                rows.append(line)
+    except csv.Error as e:
+        raise InputError(f"{path.name}, line {end + 1}", f"malformed CSV ({e})") from None
+    df = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False)
     if not any(k in df.columns for k in S.KEYS):
         raise InputError(str(path), f"no metric columns (expected some of {list(S.KEYS)})")
     if not ({"cell", "system"} & set(df.columns) or set(FACTOR_KEYS) & set(df.columns)):
         raise InputError(str(path), "no key column: need 'cell', 'system' or factor columns "
                                     f"{list(FACTOR_KEYS)}")
-    df.attrs["first_line"] = skipped + 2  # file line of the first data row (after the header)
+    df.attrs["lines"] = rows
+    numeric = [c for c in df.columns if c in S.KEYS or (c.endswith(("_lo", "_hi")) and c[:-3] in S.KEYS)]
+    for i, line in enumerate(rows):  # every number now: a bad one is found before the tables are built
+        for c in numeric:
+            _num(df[c].iloc[i], f"{path.name}, line {line}")
     return df
 
 
@@ -124,7 +148,7 @@ def compare(tabs: Tables, references: list[str | Path], synthetic: bool, ci_scal
     for path in references:
         df = read_reference(path)
         for i, ref in df.iterrows():
-            where = f"{Path(path).name}, line {i + df.attrs['first_line']}"
+            where = f"{Path(path).name}, line {df.attrs['lines'][i]}"
             name = ref.get("cell") or ref.get("row") or ref.get("system") or where
             if "split" in ref.index and str(ref["split"]).strip() and ref["split"] != tabs.split:
                 skipped.append(f"{where} ({name}): split {ref['split']} != {tabs.split}")

@@ -7,13 +7,17 @@ pretrain, never from directory names, so a renamed or hand-run directory is stil
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from sfi_mos.data.tables import at, read_text
 from sfi_mos.errors import InputError
 from sfi_mos.rundir import DONE, resolve_path
 
@@ -79,6 +83,8 @@ def _read_json(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(str(path), "missing") from None
+    except UnicodeDecodeError as e:
+        raise InputError(str(path), f"not UTF-8 text ({e.reason} at byte {e.start})") from None
     except json.JSONDecodeError as e:
         raise InputError(str(path), f"not valid JSON ({e})") from None
 
@@ -137,14 +143,64 @@ def cell_of(ft: Run, runs: dict[str, dict[str, Run]], missing: list[str]) -> Cel
                 bb.get("features", "last"))
 
 
-def read_predictions(path: Path) -> pd.DataFrame:
+def read_csv_strict(path: Path, **kw) -> pd.DataFrame:
+    """A results CSV through pandas, after the checks pandas skips: the bytes are UTF-8 and every row
+    has as many fields as the header (a file cut off mid-row would otherwise read as NaN). The data
+    rows' file line numbers are in ``df.attrs["lines"]``."""
+    if not Path(path).is_file():
+        raise InputError(str(path), "missing")
+    text = read_text(path).read()  # names the line of bytes that are not UTF-8
+    lines, width, end = [], None, 0
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        df = pd.read_csv(path, dtype={"utt_id": str, "system_id": str, "split": str})
-    except FileNotFoundError:
-        raise InputError(str(path), "missing (the predict run has no predictions.csv)") from None
+        for fields in reader:
+            line, end = end + 1, reader.line_num
+            if not fields:
+                continue  # pandas skips blank lines too
+            if width is None:
+                width = len(fields)
+            elif len(fields) != width:
+                raise InputError(at(path, line), f"{len(fields)} fields where the header has {width} "
+                                                 "(the file is cut off or was edited)")
+            else:
+                lines.append(line)
+    except csv.Error as e:
+        raise InputError(at(path, end + 1), f"malformed CSV ({e})") from None
+    if width is None:
+        raise InputError(str(path), "empty file (no header)")
+    df = pd.read_csv(io.StringIO(text), **kw)
+    df.attrs["lines"] = lines
+    return df
+
+
+def read_predictions(path: Path, n_expected: int | None = None) -> pd.DataFrame:
+    """predictions.csv of a predict run, checked row by row (``n_expected``: rows done.json recorded)."""
+    df = read_csv_strict(path, dtype={"utt_id": str, "system_id": str, "split": str, "path": str})
     lacking = [c for c in PRED_COLUMNS if c not in df.columns]
     if lacking:
         raise InputError(str(path), f"missing columns {lacking}; have {list(df.columns)}")
+    lines = np.asarray(df.attrs["lines"])
+    for col, blank_ok in (("pred", False), ("mos", True), ("sample_rate", False)):
+        v = pd.to_numeric(df[col], errors="coerce")
+        bad = ~np.isfinite(v.to_numpy(dtype=float)) & ~(blank_ok & df[col].isna().to_numpy())
+        if col == "sample_rate":
+            bad |= np.isfinite(v.to_numpy(dtype=float)) & (v.fillna(0) % 1 != 0).to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(at(path, int(lines[i])), f"{col} {df[col].iloc[i]!r} is not a finite number")
+        df[col] = v.astype(np.int64) if col == "sample_rate" else v.astype(float)
+    for col in ("utt_id", "split"):
+        empty = df[col].isna().to_numpy()
+        if empty.any():
+            raise InputError(at(path, int(lines[int(np.flatnonzero(empty)[0])])), f"empty {col}")
+    dup = df.duplicated(["utt_id", "split"]).to_numpy()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise InputError(at(path, int(lines[i])), f"utterance {df['utt_id'].iloc[i]!r} ({df['split'].iloc[i]}) "
+                                                  "appears twice")
+    if n_expected is not None and len(df) != n_expected:
+        raise InputError(str(path), f"{len(df)} rows, but the predict run recorded {n_expected} in {DONE} "
+                                    "(the file is cut off or was edited)")
     return df
 
 
@@ -254,6 +310,12 @@ def collect(results: str | Path, grid: str | None = None, require_grid_cells: bo
     if not rows:
         raise InputError(str(grid_dir), f"no scored prediction runs; {rerun_hint(results, grid)}")
     table = pd.DataFrame(rows).sort_values(["cell", "seed", "folds", "predict_id"]).reset_index(drop=True)
+    fps = table.groupby("fingerprint")["predict_id"].apply(list)
+    if len(fps) > 1:  # e.g. the runs of a corpus since edited in place: never averaged with the new ones
+        raise InputError(str(grid_dir), "predict runs on different data (fingerprints "
+                         + "; ".join(f"{fp or '?'}: predict/{', predict/'.join(ids)}" for fp, ids in fps.items())
+                         + "); move the stale ones away (`run_all --dry-run` lists runs no longer in the grid "
+                           "as orphaned)")
     return Collected(results, grid, grid_dir, runs, table, missing)
 
 
@@ -267,7 +329,9 @@ class Collected:
     skipped: list[str] = field(default_factory=list)  # what --allow-partial left out
 
     def predictions(self, predict_id: str) -> pd.DataFrame:
-        return read_predictions(self.runs["predict"][predict_id].path / "predictions.csv")
+        run = self.runs["predict"][predict_id]
+        n = (run.done or {}).get("n_utts")
+        return read_predictions(run.path / "predictions.csv", int(n) if isinstance(n, int) else None)
 
     def metrics(self, score_id: str) -> dict[str, Any]:
         return _read_json(self.runs["score"][score_id].path / "metrics.json")
@@ -277,9 +341,9 @@ class Collected:
         if path is not None:
             if not Path(path).exists():
                 raise InputError(str(path), "manifest file does not exist")
-            return pd.read_csv(path)
+            return read_csv_strict(Path(path))
         for root in sorted(set(self.table["data_root"])):
             for cand in (Path(root) / "manifest.csv", Path(root).parent / "manifest.csv"):
                 if cand.exists():
-                    return pd.read_csv(cand)
+                    return read_csv_strict(cand)
         return None

@@ -12,13 +12,23 @@ import argparse
 import sys
 from pathlib import Path
 
-from sfi_mos.atomic import write_text
+from sfi_mos.atomic import check_writable, write_text
 from sfi_mos.errors import InputError
 
 from . import check as C
-from . import figures, render
+from . import render
 from .collect import collect
 from .tables import Options, build, is_synthetic
+
+
+def _non_negative(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
+    return n
 
 
 def parser() -> argparse.ArgumentParser:
@@ -27,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", default=None, help="grid name (default: the only grid present, else 'default')")
     p.add_argument("--out", default=None, help="output dir (default: <results>/<grid>/paper)")
     p.add_argument("--split", default="eval", help="labelled split to evaluate (default: eval)")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap draws for CIs (default: 1000)")
+    p.add_argument("--bootstrap", type=_non_negative, default=1000, help="bootstrap draws for CIs (default: 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     p.add_argument("--proposed", default=None, help="cell label of the proposed system (default: SFI, "
                    "distilled, pre-trained, phase policy, HuBERT teacher)")
@@ -44,17 +54,26 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
+    sys.stdout.reconfigure(errors="backslashreplace")  # paths that are not UTF-8 are still printable
     try:
+        if a.out:
+            check_writable(a.out, "dir", "--out")
+        refs = (a.reference or [str(p) for p in C.DEFAULT_REFERENCES]) if a.check else []
+        for ref in refs:  # a bad reference is found before minutes of bootstrap, not after
+            C.read_reference(ref)
         col = collect(a.results, a.grid, require_grid_cells=not a.allow_partial)
+        out = Path(a.out) if a.out else col.grid_dir / "paper"
+        check_writable(out, "dir", "--out")
         opt = Options(split=a.split, bootstrap=a.bootstrap, seed=a.seed, proposed=a.proposed, manifest=a.manifest)
         tabs = build(col, opt)
         if col.skipped:
             tabs.notes["ablation"] = f"partial grid: {len(col.skipped)} missing or unfinished runs left out"
             print("warning: --allow-partial left out:\n  - " + "\n  - ".join(col.skipped), file=sys.stderr)
-        out = Path(a.out) if a.out else col.grid_dir / "paper"
         env = render.environment(col, opt, tabs)
         written = render.write_all(tabs, env, out)
         if not a.no_figures:
+            from . import figures  # matplotlib: only when figures are drawn
+
             written += figures.write_all(tabs, out / "figures")
         print(f"grid {col.grid}: {len(col.table)} prediction runs, {len(tabs.ablation)} cells, "
               f"split {opt.split}; proposed = {tabs.proposed}")
@@ -62,7 +81,6 @@ def main(argv: list[str] | None = None) -> int:
         print((out / "ablation.md").read_text(encoding="utf-8").split("## Environment")[0].rstrip())
         if not a.check:
             return 0
-        refs = a.reference or [str(p) for p in C.DEFAULT_REFERENCES]
         outcome = C.compare(tabs, refs, synthetic=is_synthetic(col, opt.manifest), ci_scale=a.ci_scale)
         write_text(out / "check.txt", C.report(outcome, full=True) + "\n")
         print(C.report(outcome, full=False) + f"\n(every compared value: {out / 'check.txt'})")

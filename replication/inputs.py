@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,12 +21,11 @@ from sfi_mos.atomic import write_json
 from sfi_mos.errors import InputError
 from sfi_mos.train.configs import DataSpec, TeacherSpec
 
-from . import registry
+from . import fingerprint, registry
 from .lock import Lock
 
 CORPORA = ("track3", "bvcc", "unlabelled")
 KINDS = {"track3": "track3", "bvcc": "bvcc", "unlabelled": "folder"}
-TEXT_SUFFIXES = {".csv", ".txt", ".json", ".list", ".scp", ".tsv"}
 
 
 def parse_data(arg: str) -> dict[str, Path] | None:
@@ -44,18 +44,16 @@ def parse_data(arg: str) -> dict[str, Path] | None:
     return out
 
 
-def fingerprint_dir(root: Path) -> str:
-    """Cheap content hash: every file's relative path and size, plus the bytes of the tables."""
-    h = hashlib.sha256()
-    for dirpath, dirnames, files in os.walk(root):
-        dirnames.sort()
-        for f in sorted(files):
-            p = Path(dirpath) / f
-            rel = p.relative_to(root).as_posix()
-            h.update(f"{rel}\0{p.stat().st_size}\n".encode())
-            if p.suffix.lower() in TEXT_SUFFIXES:
-                h.update(p.read_bytes())
-    return h.hexdigest()[:16]
+def fingerprint_dir(root: Path, grid_dir: Path | None = None) -> str:
+    """Content hash of a corpus folder (every file's path, size and bytes; see ``fingerprint``).
+
+    Per-file hashes are cached under ``<grid_dir>/data/.fingerprints/``, so only new or changed
+    files are read again."""
+    cache = None
+    if grid_dir is not None:
+        key = hashlib.sha256(os.fsencode(Path(root).resolve())).hexdigest()[:16]
+        cache = grid_dir / "data" / ".fingerprints" / f"{key}.json"
+    return fingerprint.content_fingerprint(root, cache)
 
 
 def _build_once(target: Path, build) -> None:
@@ -66,6 +64,9 @@ def _build_once(target: Path, build) -> None:
     with Lock(target.parent / f".{target.name}.lock"):
         if target.exists():  # built by a concurrent run_all while we waited
             return
+        for old in target.parent.glob(f".{target.name}.*"):  # a build killed with -9 (we hold the lock)
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
             build(tmp / "out")
@@ -81,11 +82,30 @@ def synthetic_corpus(grid_dir: Path, size: str, seed: int) -> tuple[str, str]:
     target = grid_dir / rel
     generate = registry.load(registry.prepare_path("synthetic"))
     _build_once(target, lambda out: generate(out, size=size, seed=seed))
+    return rel, _synthetic_fingerprint(target)
+
+
+def _synthetic_fingerprint(target: Path) -> str:
+    """The generator's recorded content hash while the files are as generated, else the files' own.
+
+    ``fingerprint.json`` keeps the answer with a digest of every file's (size, mtime, ctime,
+    inode); while that digest holds nothing is read, otherwise the files are hashed again, so a
+    corpus edited in place gets new run ids instead of its old results."""
     fp_file = target / "fingerprint.json"
-    if not fp_file.exists():
-        fp = registry.load(registry.prepare_path("fingerprint"))(target)
-        write_json(fp_file, {"fingerprint": fp})
-    return rel, json.loads(fp_file.read_text())["fingerprint"]
+    stats = fingerprint.tree_stats(target, skip=(fp_file.name,))
+    try:
+        rec = json.loads(fp_file.read_text(encoding="utf-8"))
+        if rec.get("stats") == stats and isinstance(rec.get("fingerprint"), str):
+            return rec["fingerprint"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        fp = registry.load(registry.prepare_path("fingerprint"))(target, verify=True)
+    except InputError as e:  # edited since it was generated: the run ids follow the bytes as they are
+        fp = fingerprint.content_fingerprint(target, skip=(fp_file.name,))
+        print(f"note: {e}; runs on it get the new fingerprint {fp}", file=sys.stderr)
+    write_json(fp_file, {"fingerprint": fp, "stats": stats})
+    return fp
 
 
 def tiny_teachers(grid_dir: Path, seed: int) -> dict[str, str]:
@@ -126,7 +146,7 @@ def resolve(grid: Grid, grid_dir: Path, data_arg: str) -> Inputs:
         missing = sorted(need - set(paths))
         if missing:
             raise InputError("--data", f"grid {grid.name!r} also needs {', '.join(missing)}=PATH")
-        specs = {c: DataSpec(KINDS[c], str(p), fingerprint=fingerprint_dir(p)) for c, p in paths.items()}
+        specs = {c: DataSpec(KINDS[c], str(p), fingerprint=fingerprint_dir(p, grid_dir)) for c, p in paths.items()}
         for c in CORPORA:  # unused corpora still need a (never read) spec
             specs.setdefault(c, DataSpec(KINDS[c], "", fingerprint=""))
     if grid.local_teachers:

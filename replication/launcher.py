@@ -60,7 +60,10 @@ def run_waves(graph: Graph, grid: Grid, grid_dir: Path, cluster: str, max_parall
                 job = ex.submit(stage_job(node, grid_dir, threads))
                 manifest.record(grid_dir, graph.grid, {node.rel: _entry(job, node, cluster)})
                 if cluster == "debug":
-                    job.exception()  # runs it now, in-process; exception() skips submitit's pdb.post_mortem
+                    # runs it now, in-process; a failure is recorded in failed.json by StageJob. Never ask
+                    # a DebugJob done()/result(): on a failed job they run it again and open pdb.post_mortem
+                    job.exception()
+                    continue
                 active[node.rel] = job
             for rel, job in list(active.items()):
                 if job.done():

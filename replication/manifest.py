@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sfi_mos.atomic import write_json
+from sfi_mos.errors import InputError
 
 from .lock import Lock
 
@@ -19,10 +20,17 @@ NAME = "manifest.json"
 
 
 def read(grid_dir: Path) -> dict[str, dict[str, Any]]:
+    path = grid_dir / NAME
     try:
-        return json.loads((grid_dir / NAME).read_text())["runs"]
+        runs = json.loads(path.read_text(encoding="utf-8"))["runs"]
     except FileNotFoundError:
         return {}
+    except (OSError, ValueError, KeyError, TypeError) as e:  # edited by hand, or not ours
+        raise InputError(str(path), f"not a readable run manifest ({type(e).__name__}: {e}); it only records "
+                         "submitted jobs: move it away and rerun (finished runs are read from their run dirs)") from None
+    if not isinstance(runs, dict) or not all(isinstance(v, dict) for v in runs.values()):
+        raise InputError(str(path), "not a run manifest: 'runs' must map run dirs to job records")
+    return runs
 
 
 def record(grid_dir: Path, grid: str, entries: dict[str, dict[str, Any]]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ablations.graph import Graph
+from ablations.grid import STAGE_ORDER
 
 from .state import STATES, counts, failure
 
@@ -65,6 +66,24 @@ def dry_run(graph: Graph, states: dict[str, str], grid_dir: Path) -> str:
         out.append(f"  {rel:<24} {action:<13} cells={','.join(node.cells[:3])}"
                    + (f",+{len(node.cells) - 3}" if len(node.cells) > 3 else ""))
     return "\n".join(out)
+
+
+def orphans(graph: Graph, grid_dir: Path) -> str:
+    """Run dirs under ``grid_dir`` that the grid (as resolved now) no longer has; "" when none.
+
+    They come from cells taken out of the grid, changed hyper-parameters, or other/edited data.
+    They are listed, never deleted: their results may still be wanted (delete them by hand)."""
+    found = []
+    for stage in STAGE_ORDER:
+        d = grid_dir / stage
+        if d.is_dir():
+            found += [f"{stage}/{p.name}" for p in sorted(d.iterdir())
+                      if p.is_dir() and not p.name.startswith(".") and f"{stage}/{p.name}" not in graph.nodes]
+    if not found:
+        return ""
+    return "\n".join([f"orphaned: {len(found)} run dir(s) not in grid {graph.grid} as resolved now "
+                      "(cells removed, configs or data changed); kept, nothing deletes them:"]
+                     + [f"  {rel}" for rel in found])
 
 
 def report(graph: Graph, states: dict[str, str], grid_dir: Path, runs: dict[str, Any]) -> str:

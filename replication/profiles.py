@@ -26,9 +26,9 @@ def load(name: str | None) -> dict[str, Any]:
         known = sorted(p.stem for p in SLURM_DIR.glob("*.toml"))
         raise InputError("--profile", f"no profile {path} (known: {', '.join(known)})")
     try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(str(path), f"not valid TOML: {e}") from e
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InputError(str(path), f"not valid TOML: {e}") from None
     prof = {"defaults": data.pop("defaults", {}), "stages": data.pop("stages", {})}
     if data:
         raise InputError(str(path), f"unknown top-level keys {sorted(data)} (use [defaults], [stages.<name>])")

@@ -16,10 +16,24 @@ from submitit.core.utils import FailedJobError
 
 from ablations import graph as graph_mod
 from ablations import grid as grid_mod
+from sfi_mos.atomic import check_writable
 from sfi_mos.errors import InputError
 
 from . import inputs, launcher, manifest, monitor, profiles, snapshot, summary
-from .state import run_states, slurm_states
+from .state import failure, run_states, slurm_states
+
+
+def _positive(flag: str):
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"must be a positive integer, got {n}")
+        return n
+    parse.__name__ = flag  # argparse names the type in its message
+    return parse
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,9 +48,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--dry-run", action="store_true", help="print the stage graph (counts per stage, which run ids are done, which would be "
                     "submitted) and submit nothing; it does prepare the inputs: run ids hash their fingerprints")
     ap.add_argument("--only", default=None, help="comma-separated cell names or globs, e.g. 'sfi-hubert-*'")
-    ap.add_argument("--max-parallel", type=int, default=None,
+    ap.add_argument("--max-parallel", type=_positive("--max-parallel"), default=None,
                     help="local: concurrent runs (default 2); slurm: array parallelism")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores / parallel runs)")
+    ap.add_argument("--threads", type=_positive("--threads"), default=None,
+                    help="torch threads per run (default: cores / parallel runs)")
     ap.add_argument("--wait", action=argparse.BooleanOptionalAction, default=None,
                     help="follow progress until all runs end (default: on; slurm can --no-wait)")
     ap.add_argument("--snapshot", action="store_true",
@@ -48,6 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    sys.stdout.reconfigure(errors="backslashreplace")  # paths that are not UTF-8 are still printable
     try:
         return _main(args)
     except InputError as e:
@@ -60,6 +76,7 @@ def _main(args: argparse.Namespace) -> int:
     full = grid_mod.get(args.grid)
     grid = full.select(args.only)
     grid_dir = Path(args.results).resolve() / grid.name
+    check_writable(grid_dir, "dir", "--results")  # before the corpus is generated or anything runs
     profile = profiles.load(args.profile) if args.cluster == "slurm" or args.profile else None
     ins = inputs.resolve(grid, grid_dir, args.data)
     graph = graph_mod.build(grid, ins)
@@ -69,10 +86,19 @@ def _main(args: argparse.Namespace) -> int:
     states = run_states(graph, grid_dir, runs, sched)
     if args.dry_run:
         print(monitor.dry_run(graph, states, grid_dir))
+        full_graph = graph_mod.build(full, ins) if grid is not full else graph
+        orphaned = monitor.orphans(full_graph, grid_dir)
+        if orphaned:
+            print(orphaned)
         return 0
 
+    failed = [rel for rel, st in states.items() if st == "failed"]
+    if failed:  # a failure (a stage error, a killed job) is said once more before it is retried
+        print(f"resubmitting {len(failed)} failed run(s); their last failure:", file=sys.stderr)
+        for rel in failed:
+            print("  " + failure(grid_dir, rel, runs), file=sys.stderr)
     wait = args.wait if args.wait is not None else True
-    parallel = args.max_parallel or (2 if args.cluster == "local" else 1)
+    parallel = args.max_parallel if args.max_parallel is not None else (2 if args.cluster == "local" else 1)
     threads = args.threads
     if threads is None and args.cluster != "slurm":  # on Slurm a job uses the CPUs it was given
         threads = max(1, (os.cpu_count() or 1) // parallel)

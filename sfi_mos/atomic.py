@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from .errors import InputError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once: os.umask can only be read by setting it
 
@@ -32,6 +34,38 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def check_writable(path: str | os.PathLike, kind: str = "file", what: str | None = None) -> Path:
+    """Fail early, before any work, if an output ``path`` ("file" or "dir") could not be written.
+
+    The path must not be the other kind (a directory where a file goes, or the reverse) and its
+    nearest existing ancestor must be a directory we can create files in (probed with a temporary
+    file, which also catches read-only and immutable mounts for root). Nothing is left behind.
+    ``what`` (e.g. "--out") prefixes the location in the error.
+    """
+    path = Path(path)
+    where = f"{what} {path}" if what else str(path)
+    if kind not in ("file", "dir"):
+        raise ValueError(f"kind must be 'file' or 'dir', got {kind!r}")
+    if str(path) == "":
+        raise InputError(what or "output", "empty path")
+    if path.is_dir() and kind == "file":
+        raise InputError(where, "is a directory; expected a file path to write")
+    if path.exists() and not path.is_dir() and kind == "dir":
+        raise InputError(where, "exists and is not a directory")
+    probe = path if kind == "dir" and path.is_dir() else path.parent
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(where, f"cannot be created: {probe} is not a directory")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".write-probe.", dir=probe)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise InputError(where, f"cannot write in {probe} ({e.strerror or e})") from None
+    return path
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -77,15 +77,40 @@ def test_rate_contradiction(tmp_path):
 
 
 def test_truncated_file(tmp_path):
-    # libsndfile trusts the file size over the header, so a cut file reads as a shorter clip;
-    # cut down to the header it is empty and must be refused
+    # libsndfile trusts the file size over the header, so a cut file would read as a shorter clip:
+    # the header's data size is compared with what the file holds, in the header check already
     p = write_wav(tmp_path / "t.wav", 16000, seconds=0.5)
     data = p.read_bytes()
     p.write_bytes(data[: len(data) // 2])
-    assert len(read_audio(p)[0]) == audio_info(p).frames < 8000
+    with pytest.raises(InputError, match="t.wav: truncated: the WAV header declares 16000 bytes"):
+        audio_info(p)
     p.write_bytes(data[:44])
-    with pytest.raises(InputError, match="t.wav: audio file is empty"):
+    with pytest.raises(InputError, match="t.wav: truncated.* holds only 0"):
         read_audio(p)
+
+
+def test_wav_data_size_placeholders_and_extra_chunks(tmp_path):
+    import struct
+
+    from sfi_mos.data.audio import wav_shortfall
+
+    p = write_wav(tmp_path / "t.wav", 16000, seconds=0.1)
+    data = p.read_bytes()
+    assert data[36:40] == b"data" and wav_shortfall(p) is None
+    n = len(data) - 44
+    # a streaming writer that could not seek back leaves 0 or 0xFFFFFFFF: not a declared size
+    for placeholder in (0, 0xFFFFFFFF):
+        p.write_bytes(data[:40] + struct.pack("<I", placeholder) + data[44:])
+        assert wav_shortfall(p) is None
+    # an odd-sized chunk before the data chunk is padded to an even length
+    extra = b"LIST" + struct.pack("<I", 3) + b"abc\0"
+    p.write_bytes(data[:36] + extra + data[36:])
+    assert wav_shortfall(p) is None and len(read_audio(p)[0]) == n // 2
+    p.write_bytes(data[:36] + extra + data[36:-100])
+    assert wav_shortfall(p) == (n, n - 100)
+    q = tmp_path / "x.flac"
+    q.write_bytes(b"fLaC" + b"\0" * 40)  # not RIFF: left to libsndfile
+    assert wav_shortfall(q) is None
 
 
 def test_context_in_message(tmp_path):

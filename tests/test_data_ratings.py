@@ -89,6 +89,21 @@ def test_tables_helpers(tmp_path):
     assert np.issubdtype(df["line"].dtype, np.integer)
 
 
+def test_tables_line_numbers_and_encodings(tmp_path):
+    from sfi_mos.data.tables import read_list
+
+    # a record with a quoted newline is reported where it starts; blank lines count
+    p = tmp_path / "q.csv"
+    p.write_text('a,b\n\n"x\ny",1\n\nz,2\n')
+    assert read_rows(p, ["a", "b"])["line"].tolist() == [3, 6]
+    # bytes that are not UTF-8 are named by line and column (CRLF files too)
+    p.write_bytes(b"a,b\r\nok,1\r\nbad\xe9,2\r\n")
+    with pytest.raises(InputError, match=r"q.csv line 3: not UTF-8 text \(byte 0xe9 at column 4\)"):
+        read_rows(p, ["a", "b"])
+    (tmp_path / "l.txt").write_bytes(b"\xef\xbb\xbfone\r\n\r\ntwo\n")
+    assert read_list(tmp_path / "l.txt").values.tolist() == [["one", 1], ["two", 3]]
+
+
 def test_cli_summary_and_errors(tmp_path, capsys):
     from data_fixtures import make_track3
     from sfi_mos.data.__main__ import main

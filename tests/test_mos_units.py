@@ -159,14 +159,30 @@ def test_cli_inputs_and_model_split(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "best.pt").write_bytes(b"x")
-    assert split_models([str(run_dir), "a.wav", "d"], ["b.wav"]) == ([str(run_dir)], ["a.wav", "d", "b.wav"])
     d = tmp_path / "audio" / "sub"
     d.mkdir(parents=True)
+    assert split_models([str(run_dir), "a.wav", str(d)], ["b.wav"]) == ([str(run_dir)], ["a.wav", str(d), "b.wav"])
+    with pytest.raises(InputError, match="--model rnu: no such run dir"):  # a mistyped second run dir
+        split_models([str(run_dir), "rnu", "a.wav"], [])
+    with pytest.raises(InputError, match="not a run dir"):
+        split_models([str(d), "a.wav"], [])
     for name in ("b.wav", "a.WAV", "notes.md"):
         (d / name).write_bytes(b"")
     lst = tmp_path / "files.txt"
     lst.write_text("# comment\naudio/sub/b.wav\n\n/abs/x.wav\n")
-    got = collect([str(tmp_path / "audio"), str(lst), "plain.wav"])
-    assert got == [d / "a.WAV", d / "b.wav", tmp_path / "audio/sub/b.wav", Path("/abs/x.wav"), Path("plain.wav")]
-    with pytest.raises(InputError, match="no audio"):
-        collect([str(run_dir)])
+    got = collect([str(tmp_path / "audio"), str(lst), "plain.wav", str(run_dir), "gone.txt"])
+    # b.wav is named twice (folder and list): predicted once
+    assert got.paths == [d / "a.WAV", d / "b.wav", Path("/abs/x.wav"), Path("plain.wav")] and got.repeated == 1
+    assert got.ids == ["a", "b", "x", "plain"]
+    # an input that yields nothing costs its own row, not the run
+    assert got.problems == [(str(run_dir), "directory holds no audio files"), ("gone.txt", "list file not found")]
+
+
+def test_predict_ids_unique_where_stems_clash():
+    from sfi_mos.predict.inputs import unique_ids
+
+    paths = [Path("/d/a/x.wav"), Path("/d/b/x.wav"), Path("/d/y.wav"), Path("/e/a/x.flac")]
+    # Track 3 / BVCC names are unique stems and stay as they are; clashes take the path in the folder,
+    # and the full path where even those clash
+    assert unique_ids(paths[:3], ["a/x.wav", "b/x.wav", "y.wav"]) == ["a/x", "b/x", "y"]
+    assert unique_ids(paths, ["a/x.wav", "b/x.wav", "y.wav", "a/x.flac"]) == ["/d/a/x", "b/x", "y", "/e/a/x"]

@@ -133,3 +133,33 @@ def test_slurm_submission_error_is_reported(tmp_path, fake_stages, monkeypatch, 
     rc = run_all.main(["--grid", "smoke", "--cluster", "slurm", "--results", str(tmp_path / "r"), "--no-progress"])
     assert rc == 1
     assert "Slurm submission failed" in capsys.readouterr().err
+
+
+def test_content_fingerprint_follows_bytes_and_caches(tmp_path, monkeypatch):
+    from replication import fingerprint as F
+
+    root = tmp_path / "corpus"
+    (root / "wav").mkdir(parents=True)
+    (root / "wav" / "a.wav").write_bytes(b"RIFF" + bytes(100))
+    (root / "labels.csv").write_text("uttID,lisID,rating\na,L0,3\n")
+    cache = tmp_path / "cache.json"
+    reads = []
+    real = F._sha256
+    monkeypatch.setattr(F, "_sha256", lambda p: reads.append(p) or real(p))
+    fp = F.content_fingerprint(root, cache)
+    assert len(reads) == 2 and F.content_fingerprint(root, cache) == fp and len(reads) == 2  # warm: no reads
+    # the same bytes elsewhere (no cache) give the same fingerprint: it does not depend on location
+    copy = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(root, copy)
+    assert F.content_fingerprint(copy) == fp
+    # edited in place, same size, mtime restored: ctime still moves, the file is read again
+    wav = root / "wav" / "a.wav"
+    st = wav.stat()
+    with open(wav, "r+b") as f:
+        f.seek(50)
+        f.write(b"\x01")
+    os.utime(wav, ns=(st.st_atime_ns, st.st_mtime_ns))
+    reads.clear()
+    assert F.content_fingerprint(root, cache) != fp and len(reads) == 1

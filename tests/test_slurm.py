@@ -167,3 +167,54 @@ def test_slurm_real_stage_preempted_gives_same_metrics(slurm_cluster, tmp_path):
     metrics = [c for c in want.columns if c.startswith(("dev.", "eval."))]
     assert len(got) == 1 and metrics
     pd.testing.assert_frame_equal(got[metrics], want[metrics])
+
+
+def test_slurm_real_stage_killed_fails_visibly_and_rerun_gives_same_metrics(slurm_cluster, tmp_path):
+    """kill -9 of a running real fine-tune job's process: Slurm records the job as failed, run_all
+    reports it (and the dependents Slurm cancelled), and a rerun resubmits only those runs and ends
+    with exactly the metrics of an uninterrupted run."""
+    import os
+    import signal
+
+    from replication.lock import holder, is_held
+
+    only = ["--grid", "smoke", "--only", "resample*"]
+    ref = run_all(*only, "--cluster", "debug", "--threads", "1", "--results", str(tmp_path / "ref"))
+    assert ref.returncode == 0, ref.stdout + ref.stderr
+    args = [*SLURM, "--only", "resample*", "--results", str(tmp_path / "slurm")]
+    r = run_all(*args, "--no-wait")
+    assert r.returncode == 0, r.stdout + r.stderr
+    grid_dir = tmp_path / "slurm" / "smoke"
+    rel, job = next((rel, e["job_id"]) for rel, e in _runs(grid_dir).items() if rel.startswith("finetune/"))
+    lock = grid_dir / rel / ".lock"
+    deadline = time.monotonic() + 180
+    while not (is_held(lock) and holder(lock).get("pid")):  # the job's own process, inside StageJob
+        assert time.monotonic() < deadline, "the fine-tune job never started"
+        time.sleep(0.05)
+    info = holder(lock)
+    assert info["slurm_job_id"] and not (grid_dir / rel / "done.json").exists()
+    os.kill(int(info["pid"]), signal.SIGKILL)
+    deadline = time.monotonic() + 120
+    while True:  # the scheduler's own record: the job failed (it is not requeued: no USR2 came)
+        sq = subprocess.run(["squeue", "-h", "--states=all", "--array", "-o", "%i|%T", "-j", job.split("_")[0]],
+                            capture_output=True, text=True).stdout
+        if f"{job}|FAILED" in sq:
+            break
+        assert time.monotonic() < deadline and "COMPLETED" not in sq.split(job)[-1][:12], sq
+        time.sleep(0.5)
+    r = run_all(*args, "--dry-run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = {ln.split()[0]: ln.split()[1:] for ln in r.stdout.splitlines()[1:8] if ln.split()}
+    # total done running queued failed blocked submit
+    assert rows["finetune"][4] == "1" and rows["predict"][5] == "1" and rows["score"][5] == "1", r.stdout
+    assert not (grid_dir / rel / "done.json").exists()
+    r = run_all(*args)  # the rerun: says what failed, resubmits only that and its dependents
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "resubmitting 1 failed run(s)" in r.stderr and f"{rel}: job {job} ended without done.json" in r.stderr
+    assert "submitted 3 Slurm job(s)" in r.stderr  # the killed fold, predict and score; nothing else
+    got = pd.read_csv(grid_dir / "summary.csv")
+    want = pd.read_csv(tmp_path / "ref" / "smoke" / "summary.csv")
+    got, want = got[got["done"]].reset_index(drop=True), want[want["done"]].reset_index(drop=True)
+    metrics = [c for c in want.columns if c.startswith(("dev.", "eval."))]
+    assert len(got) == 1 and metrics
+    pd.testing.assert_frame_equal(got[metrics], want[metrics])

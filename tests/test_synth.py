@@ -224,3 +224,22 @@ def test_parallel_writer_finishing_first_is_kept(tmp_path, monkeypatch):
     out = generate(tmp_path / "c", size="tiny", seed=0)
     assert fingerprint(out, verify=True)
     assert [p.name for p in tmp_path.iterdir()] == ["c"]
+
+
+def test_leftover_temp_folders_removed_only_when_their_owner_is_gone(tmp_path):
+    from sfi_mos.data.synth import corpus as C
+
+    out = tmp_path / "corpus"
+    live, dead = tmp_path / ".corpus.live.tmp", tmp_path / ".corpus.dead.tmp"
+    for d in (live, dead):
+        (d / "track3").mkdir(parents=True)
+    other = tmp_path / ".other.dead.tmp"  # another corpus's folder is none of its business
+    other.mkdir()
+    owner = C._own(live)  # a generation still running holds its folder
+    try:
+        C._remove_leftovers(out)
+        assert live.exists() and not dead.exists() and other.exists()
+    finally:
+        C._release(owner)
+    C._remove_leftovers(out)
+    assert not live.exists()

@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     check = {"none": False, "header": True, "full": "full"}[args.check_audio]
     try:
+        if args.json:  # before reading: a corpus check can take minutes
+            atomic.check_writable(args.json, "file", "--json")
         if args.kind == "folder":
             ds = UnlabelledAudio(args.root)  # headers are always read: rates are part of the summary
             if check == "full":
@@ -62,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(json.dumps(summary, indent=2))
     if args.json:
-        atomic.write_json(args.json, summary)
+        try:
+            atomic.write_json(args.json, summary)
+        except OSError as e:  # e.g. the disk filled up meanwhile; the old file (if any) is kept
+            print(f"error: --json {args.json}: cannot write ({e.strerror or e})", file=sys.stderr)
+            return 2
     return 0
 
 

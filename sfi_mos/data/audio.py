@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,14 +70,50 @@ def audio_info(path: str | os.PathLike, expected_sr: int | None = None,
     """
     where = _where(path, context)
     if not os.path.isfile(path):
+        if os.path.islink(path):
+            raise InputError(where, f"broken symbolic link (points to {os.readlink(path)!r}, which does not exist)")
         raise InputError(where, "audio file not found")
     try:
-        info = sf.info(str(path))
+        # bytes: soundfile would encode a str name as strict UTF-8 and fail on other names
+        info = sf.info(os.fsencode(path))
     except (sf.SoundFileError, RuntimeError, OSError) as e:
         raise InputError(where, f"unreadable or corrupt audio file ({e})") from None
+    missing = wav_shortfall(path)
+    if missing:
+        raise InputError(where, f"truncated: the WAV header declares {missing[0]} bytes of audio data "
+                                f"but the file holds only {missing[1]}")
     out = AudioInfo(str(path), int(info.samplerate), int(info.frames), int(info.channels))
     _check(out, where, expected_sr, min_samples)
     return out
+
+
+def wav_shortfall(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(declared, present) bytes of a RIFF/WAVE file's data chunk when the file is shorter than its
+    header says, else None (also for other formats).
+
+    libsndfile quietly shortens the frame count of a cut-off WAV, so without this a file truncated
+    after its header reads as a shorter, valid clip. The streaming placeholders 0 and 0xFFFFFFFF
+    (writers that could not seek back) are not a declared size and are accepted.
+    """
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            pos = 12
+            while pos + 8 <= size:
+                f.seek(pos)
+                ident, length = struct.unpack("<4sI", f.read(8))
+                if ident == b"data":
+                    present = size - pos - 8
+                    if length in (0, 0xFFFFFFFF) or length <= present:
+                        return None
+                    return length, present
+                pos += 8 + length + (length & 1)  # chunks are word-aligned
+    except OSError:
+        return None  # soundfile read it; unreadable files are reported there
+    return None
 
 
 def _check(info: AudioInfo, where: str, expected_sr: int | None, min_samples: int | None) -> None:
@@ -106,7 +143,7 @@ def read_audio(path: str | os.PathLike, expected_sr: int | None = None,
     info = audio_info(path, expected_sr, min_samples, context)
     where = _where(path, context)
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True, start=start, stop=stop)
+        data, sr = sf.read(os.fsencode(path), dtype="float32", always_2d=True, start=start, stop=stop)
     except (sf.SoundFileError, RuntimeError, OSError) as e:
         raise InputError(where, f"unreadable or corrupt audio data ({e})") from None
     data = data[:, 0]

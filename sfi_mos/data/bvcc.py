@@ -38,6 +38,8 @@ def listener_name(info: str) -> str:
 
 def _read_set(path: Path, split: str) -> pd.DataFrame:
     df = read_rows(path, _COLUMNS, header=False)
+    if df.empty:  # would silently drop the whole split
+        raise InputError(path, "no ratings: the file is empty; restore its rows or remove the file")
     for col in ("sysID", "uttID", "listenerinfo"):
         empty = df[col] == ""
         if empty.any():
@@ -90,6 +92,10 @@ def read_bvcc(root: str | os.PathLike, check_audio: bool | str = True,
     paths = ratings["utt_id"].map(wav_index(wav_dir))
     if paths.isna().any():
         r = ratings[paths.isna()].iloc[0]
+        link = wav_dir / f"{r['utt_id']}.wav"
+        if link.is_symlink():
+            raise InputError(at(r["file"], r["line"]), f"{link} is a broken symbolic link (points to "
+                                                       f"{os.readlink(link)!r})")
         raise InputError(at(r["file"], r["line"]),
                          f"unknown utterance {r['utt_id']!r}: no {r['utt_id']}.wav in {wav_dir}")
     ratings["wav_path"] = paths.astype(str)

@@ -6,6 +6,7 @@ Parsing uses the csv module (not pandas) because pandas drops blank lines and so
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Sequence
@@ -23,11 +24,28 @@ def at(path, line: int | None = None) -> str:
     return f"{path} line {line}" if line is not None else str(path)
 
 
-def _open_text(path):
+def read_text(path, newline: str | None = "") -> io.StringIO:
+    """The file's text; bytes that are not UTF-8 are an error naming the line they are on.
+
+    A UTF-8 BOM (label files edited on Windows) is dropped: it would corrupt the first name.
+    ``newline`` as for ``open`` ("" keeps line ends for the csv module, None translates them).
+    """
     if not os.path.isfile(path):
         raise InputError(path, "file not found")
-    # utf-8-sig: label files edited on Windows start with a BOM that would corrupt the first name
-    return open(path, newline="", encoding="utf-8-sig")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise InputError(path, f"cannot read ({e.strerror or e})") from None
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        start = data.rfind(b"\n", 0, e.start) + 1
+        line = data.count(b"\n", 0, e.start) + 1
+        raise InputError(at(path, line), f"not UTF-8 text (byte 0x{data[e.start]:02x} at column "
+                                         f"{e.start - start + 1}); save the file as UTF-8") from None
+    return io.StringIO(text, newline=newline)
 
 
 def read_rows(path: str | os.PathLike, columns: Sequence[str], header: bool = True) -> pd.DataFrame:
@@ -39,12 +57,14 @@ def read_rows(path: str | os.PathLike, columns: Sequence[str], header: bool = Tr
     """
     rows: list[list[str]] = []
     lines: list[int] = []
-    with _open_text(path) as f:
+    with read_text(path) as f:
         reader = csv.reader(f)
         names: list[str] | None = None if header else list(columns)
         pick: list[int] = list(range(len(columns)))
+        end = 0  # line the previous record ended on: a record (quoted newlines) starts after it
         try:
             for fields in reader:
+                line, end = end + 1, reader.line_num
                 if not fields or all(not x.strip() for x in fields):
                     continue
                 fields = [x.strip() for x in fields]
@@ -52,19 +72,19 @@ def read_rows(path: str | os.PathLike, columns: Sequence[str], header: bool = Tr
                     names = fields
                     missing = [c for c in columns if c not in names]
                     if missing:
-                        raise InputError(at(path, reader.line_num),
+                        raise InputError(at(path, line),
                                          f"missing required column(s) {', '.join(missing)}; header "
                                          f"is {','.join(names)!r}, expected {','.join(columns)!r}")
                     pick = [names.index(c) for c in columns]
                     continue
                 if len(fields) != len(names):
-                    raise InputError(at(path, reader.line_num),
+                    raise InputError(at(path, line),
                                      f"expected {len(names)} comma-separated fields "
                                      f"({','.join(names)}), found {len(fields)}")
                 rows.append([fields[i] for i in pick])
-                lines.append(reader.line_num)
+                lines.append(line)
         except csv.Error as e:
-            raise InputError(at(path, reader.line_num), f"malformed CSV ({e})") from None
+            raise InputError(at(path, end + 1), f"malformed CSV ({e})") from None
     if header and names is None:
         raise InputError(path, f"empty file; expected a header {','.join(columns)!r}")
     df = pd.DataFrame(rows, columns=list(columns), dtype=object)
@@ -75,7 +95,7 @@ def read_rows(path: str | os.PathLike, columns: Sequence[str], header: bool = Tr
 def read_list(path: str | os.PathLike) -> pd.DataFrame:
     """One item per non-blank line -> DataFrame[item, line]."""
     items, lines = [], []
-    with _open_text(path) as f:
+    with read_text(path, newline=None) as f:
         for n, raw in enumerate(f, start=1):
             s = raw.strip()
             if s:

@@ -105,6 +105,9 @@ def _label_files(root: Path) -> list[tuple[Path, str]]:
 def _read_label_csv(path: Path, names: Track3Names, split: str, test: str,
                     rate: int | None, qualify: bool) -> pd.DataFrame:
     df = read_rows(path, ["uttID", "lisID", "rating"])
+    if df.empty:  # would silently drop this listening test (e.g. one rate's training labels)
+        raise InputError(path, "no ratings: the file holds only its header; restore its rows or "
+                               "remove the file")
     utt, sysid, sr = [], [], []
     for raw, line in zip(df["uttID"], df["line"]):
         if not raw:
@@ -130,8 +133,13 @@ def _attach_wavs(df: pd.DataFrame, index: dict[str, Path], dirs: list[Path],
     paths = df["utt_id"].map(index)
     if paths.isna().any():
         i = int(np.flatnonzero(paths.isna().to_numpy())[0])
-        raise InputError(where_fn(df.iloc[i]), f"unknown utterance {df['utt_id'].iloc[i]!r}: no "
-                         f"{df['utt_id'].iloc[i]}.wav in {', '.join(str(d) for d in dirs)}")
+        utt = df["utt_id"].iloc[i]
+        link = next((d / f"{utt}.wav" for d in dirs if (d / f"{utt}.wav").is_symlink()), None)
+        if link is not None:
+            raise InputError(where_fn(df.iloc[i]), f"{link} is a broken symbolic link (points to "
+                                                   f"{os.readlink(link)!r})")
+        raise InputError(where_fn(df.iloc[i]), f"unknown utterance {utt!r}: no "
+                         f"{utt}.wav in {', '.join(str(d) for d in dirs)}")
     return paths.astype(str)
 
 

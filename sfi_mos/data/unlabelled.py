@@ -15,6 +15,19 @@ from sfi_mos.data.audio import MIN_SECONDS, AudioInfo, audio_info, min_samples_f
 from sfi_mos.errors import InputError
 
 
+def _audio_files(root: Path, exts: tuple[str, ...]) -> list[Path]:
+    """Files under ``root`` with one of ``exts``; a broken symbolic link is an error, not skipped."""
+    out = []
+    for p in root.rglob("*"):
+        if p.suffix.lower() not in exts:
+            continue
+        if p.is_file():
+            out.append(p)
+        elif p.is_symlink() and not p.exists():
+            raise InputError(p, f"broken symbolic link (points to {os.readlink(p)!r}, which does not exist)")
+    return out
+
+
 class UnlabelledAudio:
     """Recursive wav folder with seeded random crops; usable as a torch map-style dataset.
 
@@ -41,8 +54,7 @@ class UnlabelledAudio:
             raise InputError("valid_fraction", f"must be in [0, 1), got {valid_fraction!r}")
         self.crop_seconds, self.seed, self.min_seconds = crop_seconds, int(seed), float(min_seconds)
         exts = tuple(e.lower() for e in extensions)
-        every = sorted((p for p in self.root.rglob("*") if p.suffix.lower() in exts and p.is_file()),
-                       key=lambda p: p.relative_to(self.root).as_posix())
+        every = sorted(_audio_files(self.root, exts), key=lambda p: p.relative_to(self.root).as_posix())
         if not every:
             raise InputError(self.root, f"no {'/'.join(exts)} files found (searched recursively)")
         # global position in the full listing seeds the crop, so train/valid views agree on a file

@@ -42,7 +42,12 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[M
     path = run_dir / BEST
     if not path.exists():
         raise InputError(str(path), "no best.pt: the MOS run has not finished an epoch")
-    blob = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(blob, dict) or not {"model", "n_listeners", "condition_sr"} <= set(blob):
+            raise ValueError("not a MOS model checkpoint")
+    except Exception as e:  # truncated or foreign file: pickle, zip and torch raise many types
+        raise InputError(str(path), f"corrupt or not a MOS checkpoint ({type(e).__name__}: {e})") from None
     if blob.get("backbone") is not None:
         backbone = from_architecture(blob["backbone"])
     else:

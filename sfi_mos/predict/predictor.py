@@ -29,20 +29,47 @@ def check_rate(sample_rate: int, where: str) -> int:
     return sr
 
 
+def resolve_device(device: str | torch.device | None, where: str = "device") -> torch.device:
+    """``None`` -> cuda when available, else cpu; a device that is not there is an InputError."""
+    if device is None or device == "":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise InputError(where, f"not a device: {device!r} ({e}); use cpu or cuda[:N]") from None
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise InputError(where, f"{device!r} asked for, but no CUDA GPU is available here; use cpu")
+        if dev.index is not None and dev.index >= n:
+            raise InputError(where, f"{device!r} asked for, but there are only {n} CUDA GPU(s)")
+    elif dev.type != "cpu":
+        raise InputError(where, f"unsupported device {device!r}; use cpu or cuda[:N]")
+    return dev
+
+
 class Predictor:
     def __init__(self, models: Sequence[tuple[torch.nn.Module, Sequence[int]]], device=None):
         if not models:
             raise InputError("models", "no model given")
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = resolve_device(device)
         self.models = [(m.to(self.device).eval(), list(lis)) for m, lis in models]
 
     @classmethod
     def from_runs(cls, *run_dirs: str | os.PathLike, device=None) -> "Predictor":
         """One or more finished pretrain/finetune run dirs (e.g. the k fold models)."""
+        from ..rundir import DONE, is_done
+
         if len(run_dirs) == 1 and isinstance(run_dirs[0], (list, tuple)):
             run_dirs = tuple(run_dirs[0])
+        device = resolve_device(device)  # before minutes of loading
         models = []
         for d in run_dirs:
+            if not Path(d).is_dir():
+                raise InputError(str(d), "no such run dir")
+            if not is_done(d):  # best.pt of a run still training (or killed): not the final model
+                raise InputError(str(d), f"unfinished run (no {DONE}); finish it (rerun run_all) or pick "
+                                         "a finished run dir")
             model, meta = load_run(Path(d))
             models.append((model, meta["train_listeners"]))
         return cls(models, device=device)
@@ -80,12 +107,18 @@ class Predictor:
         return out
 
     def predict_files(self, paths: Sequence[str | os.PathLike], batch_size: int = 8,
-                      progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      progress: bool = False, ids: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(predictions ``utt_id,path,sample_rate,pred`` in input order, errors ``path,error``).
 
         Headers are checked first and audio is read one batch at a time, so a large folder never sits
-        in memory and one bad file costs only its own row."""
+        in memory and one bad file costs only its own row. ``ids``: one utterance id per path
+        (default: the file stem, or the path where stems clash; see ``inputs.unique_ids``)."""
         from ..data import audio_info, read_audio
+        from .inputs import unique_ids
+
+        ids = list(ids) if ids is not None else unique_ids([Path(p) for p in paths])
+        if len(ids) != len(paths) or len(set(ids)) != len(ids):
+            raise InputError("ids", "need one unique utterance id per path")
 
         infos, errors = {}, {}
         for i, p in enumerate(paths):
@@ -108,7 +141,7 @@ class Predictor:
             if members:
                 preds.update(zip(members, self._score(waves, infos[ok[idx[0]]][0])))
         done = [i for i in ok if i in preds]
-        df = pd.DataFrame({"utt_id": [Path(paths[i]).stem for i in done], "path": [str(paths[i]) for i in done],
+        df = pd.DataFrame({"utt_id": [ids[i] for i in done], "path": [str(paths[i]) for i in done],
                            "sample_rate": [infos[i][0] for i in done], "pred": [preds[i] for i in done]})
         err = pd.DataFrame({"path": [str(paths[i]) for i in sorted(errors)],
                             "error": [errors[i] for i in sorted(errors)]})

@@ -6,6 +6,7 @@ import json
 import sys
 import time
 
+from sfi_mos.atomic import check_writable
 from sfi_mos.errors import InputError
 
 from . import generate
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
                          "auto: also Debian TTS engines/ffmpeg when installed")
     ap.add_argument("--force", action="store_true", help="replace an existing corpus made with other parameters")
     args = ap.parse_args(argv)
+    sys.stdout.reconfigure(errors="backslashreplace")  # a folder name that is not UTF-8 is still printable
     t0 = time.perf_counter()
     try:
         rates = [int(r) for r in args.rates.split(",") if r.strip()]
@@ -32,10 +34,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --rates: not a comma-separated list of integers: {args.rates!r}", file=sys.stderr)
         return 2
     try:
+        check_writable(args.out, "dir", "--out")
         out = generate(args.out, size=args.size, seed=args.seed, rates=rates, voices=args.voices, force=args.force)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # e.g. the disk filled up: nothing was left at --out (built in a temp folder)
+        print(f"error: --out {args.out}: {e.strerror or e}{f' ({e.filename})' if e.filename else ''}", file=sys.stderr)
+        return 1
     manifest = json.loads((out / "manifest.json").read_text())
     print(f"corpus: {out}")
     print(f"size={manifest['size']} seed={manifest['seed']} rates={manifest['rates']} voices={manifest['voices_used']}")

@@ -5,7 +5,9 @@ sibling temp folder first. Re-running with the same parameters on an existing co
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import shutil
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sfi_mos.atomic import write_json
+from sfi_mos.atomic import check_writable, write_json
 from sfi_mos.config import to_dict
 from sfi_mos.errors import InputError
 
@@ -55,11 +57,15 @@ def generate(out, size: str = "tiny", seed: int = 0, rates=DEFAULT_RATES, voices
     """
     params = _params(size, seed, rates, voices)
     out = Path(out).absolute()
+    check_writable(out, "dir")
+    if out.parent.is_dir():
+        with _locked(out.parent):
+            _remove_leftovers(out)
     old = out / "manifest.json"
     if old.exists():
         try:
-            prev = json.loads(old.read_text())
-        except (OSError, json.JSONDecodeError) as e:
+            prev = json.loads(old.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:  # ValueError: bad JSON or bytes that are not UTF-8
             raise InputError(str(old), f"unreadable manifest ({e}); remove the folder or pass force") from None
         same = _same_corpus(out, params)
         if same and voices == "builtin" and not force:
@@ -70,14 +76,19 @@ def generate(out, size: str = "tiny", seed: int = 0, rates=DEFAULT_RATES, voices
     elif out.exists() and any(out.iterdir()) and not force:
         raise InputError(str(out), "exists, is not empty and is not a synthetic corpus; refusing to overwrite")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    with _locked(out.parent):  # a cleaner never sees a temp folder before its owner has locked it
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        owner = _own(tmp)
     try:
         _build(tmp, params)
         if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            with _locked(out.parent):
+                trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+                trash_owner = _own(trash)
             os.rename(out, trash / "corpus")
             os.rename(tmp, out)
             shutil.rmtree(trash)
+            _release(trash_owner)
         else:
             try:
                 os.rename(tmp, out)
@@ -90,13 +101,56 @@ def generate(out, size: str = "tiny", seed: int = 0, rates=DEFAULT_RATES, voices
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        _release(owner)
     return out
+
+
+# A generation killed with -9 leaves its hidden ".<name>.*.tmp" (or ".old") folder behind. Each
+# folder is flock-ed by the process that made it for as long as it lives, so a folder nobody holds
+# is a leftover and the next generation of the same corpus removes it. flock locks vanish with
+# their process; where the file system cannot flock, nothing is removed.
+@contextlib.contextmanager
+def _locked(folder: Path):
+    fd = _own(folder, blocking=True)
+    try:
+        yield
+    finally:
+        _release(fd)
+
+
+def _own(folder: Path, blocking: bool = True) -> int | None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except OSError:  # held by a live process (or no flock here)
+        os.close(fd)
+        return None
+    return fd
+
+
+def _release(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)  # closing drops the flock
+
+
+def _remove_leftovers(out: Path) -> None:
+    for p in out.parent.glob(f".{out.name}.*"):
+        if not (p.is_dir() and not p.is_symlink() and p.suffix in (".tmp", ".old")):
+            continue
+        fd = _own(p, blocking=False)
+        if fd is not None:  # nobody holds it: its generation died
+            shutil.rmtree(p, ignore_errors=True)
+            _release(fd)
 
 
 def _same_corpus(out: Path, params: dict) -> bool:
     try:
-        prev = json.loads((out / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        prev = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return False
     return all(prev.get(k) == v for k, v in params.items())
 
@@ -143,11 +197,11 @@ def fingerprint(corpus_dir, verify: bool = False) -> str:
     """The corpus's content hash from manifest.json (``verify`` recomputes it from the files)."""
     path = Path(corpus_dir) / "manifest.json"
     try:
-        manifest = json.loads(path.read_text())
+        manifest = json.loads(path.read_text(encoding="utf-8"))
         recorded = manifest["content_hash"]
     except FileNotFoundError:
         raise InputError(str(path), "missing: not a synthetic corpus (run python -m sfi_mos.data.synth)") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError) as e:
         raise InputError(str(path), f"no readable content_hash ({e})") from None
     if verify:
         actual = content_hash(Path(corpus_dir))

@@ -15,13 +15,13 @@ import fnmatch
 from dataclasses import dataclass, field, replace
 
 from sfi_mos.errors import InputError
-from sfi_mos.train.configs import (DistillConfig, MOSTrainConfig, PredictConfig, ScoreConfig,
-                                   SFISpec)
+from sfi_mos.train.configs import (DistillConfig, MOSTrainConfig, PeersConfig, PredictConfig, ProbeConfig,
+                                   ScoreConfig, SFISpec)
 
 VARIANTS = ("sfi", "resample", "resample_sr")
 TEACHERS = ("wav2vec2", "hubert", "wavlm")
 POLICIES = ("truncate", "sinc", "phase")
-STAGE_ORDER = ("distill", "pretrain", "finetune", "predict", "score")
+STAGE_ORDER = ("distill", "pretrain", "finetune", "predict", "score", "probe", "peers")
 
 # s3prl upstream names: registered (downloads, paper) and *_local (a checkpoint file we write)
 PAPER_UPSTREAMS = {"wav2vec2": "wav2vec2", "hubert": "hubert", "wavlm": "wavlm_base_plus"}
@@ -84,6 +84,8 @@ class Grid:
     base_seed: int = 0  # seed of the shared stages (data, teachers, distill, pretrain)
     # wall-clock limit per stage job in minutes (Slurm --time, local executor timeout)
     timeout_min: dict[str, int] = field(default_factory=lambda: {s: 60 for s in STAGE_ORDER})
+    probe: ProbeConfig = field(default_factory=ProbeConfig)  # high-band probe per cell (sfi_mos.probe)
+    peers: PeersConfig = field(default_factory=PeersConfig)  # third-party predictors, once per grid
 
     def select(self, only: str | None) -> "Grid":
         """Keep the cells whose name matches any comma-separated glob in ``only``."""
@@ -124,7 +126,8 @@ def paper() -> Grid:
                                 lr=1e-4, clip=1.0, ckpt_every=500),
         predict=PredictConfig(splits=("dev", "eval"), batch_size=8),
         score=ScoreConfig(bootstrap=1000),
-        timeout_min={"distill": 24 * 60, "pretrain": 12 * 60, "finetune": 8 * 60, "predict": 60, "score": 30},
+        timeout_min={"distill": 24 * 60, "pretrain": 12 * 60, "finetune": 8 * 60, "predict": 60, "score": 30,
+                     "probe": 60, "peers": 60},
     )
 
 
@@ -145,6 +148,7 @@ def _tiny(name: str, cells: tuple[Cell, ...], folds: int, size: str, distill_ste
         predict=PredictConfig(splits=("dev", "eval"), batch_size=4),
         score=ScoreConfig(bootstrap=bootstrap),
         timeout_min={s: 15 for s in STAGE_ORDER},
+        probe=ProbeConfig(bootstrap=bootstrap), peers=PeersConfig(bootstrap=bootstrap),
     )
 
 
@@ -165,7 +169,9 @@ def default() -> Grid:
 
 def smoke() -> Grid:
     cells = (sfi_cell("hubert", "phase"), baseline_cell("resample", "hubert", pretrain=False))
-    return _tiny("smoke", cells, folds=2, size="tiny", distill_steps=2, epochs=1, bootstrap=0)
+    # no peers run: the tests that run this grid stay seconds long (the default grid has them)
+    return replace(_tiny("smoke", cells, folds=2, size="tiny", distill_steps=2, epochs=1, bootstrap=0),
+                   peers=PeersConfig(peers=()))
 
 
 GRIDS = {"paper": paper, "default": default, "smoke": smoke}

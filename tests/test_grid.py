@@ -49,7 +49,12 @@ def test_shared_stages_are_deduplicated():
     backbones = {(c.variant, c.teacher, c.policy, c.distill) for c in grid.cells if c.pretrain}
     assert len(by["pretrain"]) == len(backbones)
     assert len(by["finetune"]) == len(grid.cells) * grid.folds
-    assert len(by["predict"]) == len(by["score"]) == len(grid.cells)
+    assert len(by["predict"]) == len(by["score"]) == len(by["probe"]) == len(grid.cells)
+    assert len(by["peers"]) == 1 and by["peers"][0].parents == ()
+    # each cell's probe reads its own fold models (and, for SFI, its distill run for the diagnostics)
+    for n in by["probe"]:
+        assert set(n.parents) == set(n.config.runs) and len(n.config.runs) == grid.folds
+        assert (n.config.student_run is not None) == n.cells[0].startswith("sfi")
     # the pretrain-off cell shares the distillation of the proposed cell
     proposed, no_pt = sfi_cell("hubert", "phase"), sfi_cell("hubert", "phase", pretrain=False)
     d = [n for n in by["distill"] if proposed.name in n.cells]
@@ -86,7 +91,9 @@ def test_paper_dry_run_counts_equal_unique_stage_configs(tmp_path, capsys):
     expected = _unique_configs(grid, inputs_mod.resolve(grid, tmp_path / "res" / "paper", data))
     assert {s: printed[s][0] for s in expected} == expected
     assert {s: printed[s][1] for s in expected} == expected  # nothing done yet: all would be submitted
-    assert printed["all"][0] == sum(expected.values()) == 327
+    # plus the grid's one peers run (third-party predictors; not part of any cell)
+    assert printed["peers"] == (1, 1)
+    assert printed["all"][0] == sum(expected.values()) + 1 == 361
     assert not (tmp_path / "res" / "paper" / "manifest.json").exists()  # a dry run submits nothing
 
 

@@ -16,7 +16,7 @@ from sfi_mos.atomic import write_text
 from sfi_mos.errors import InputError
 
 from . import check as C
-from . import figures, render
+from . import figures, probe, probe_figures, render
 from .collect import collect
 from .tables import Options, build, is_synthetic
 
@@ -54,8 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(a.out) if a.out else col.grid_dir / "paper"
         env = render.environment(col, opt, tabs)
         written = render.write_all(tabs, env, out)
+        ptabs = probe.build(col, list(tabs.ablation.cell), opt)  # the high-band probe (own tables)
+        written += probe.write_all(ptabs, env, out)
         if not a.no_figures:
             written += figures.write_all(tabs, out / "figures")
+            written += probe_figures.write_all(ptabs, out / "figures")
         print(f"grid {col.grid}: {len(col.table)} prediction runs, {len(tabs.ablation)} cells, "
               f"split {opt.split}; proposed = {tabs.proposed}")
         print(f"wrote {len(written)} files to {out}")

@@ -222,3 +222,20 @@ def test_probe_stage_end_to_end(corpus, tmp_path):
     assert set(st) == {"init", "distilled", "finetuned"} and "pretrained" not in st
     assert st["init"]["mean"] == pytest.approx(st["distilled"]["mean"]) == pytest.approx(st["finetuned"]["mean"])
     assert 0 <= st["init"]["mean"] < 1 and (out / "done.json").exists()
+
+
+def test_twins_made_from_a_track3_corpus(corpus, tmp_path):
+    """Real data has no probe folder: the eval clips at >= 24 kHz become clean twins, seeded by name."""
+    import shutil
+
+    root = shutil.copytree(corpus / "track3", tmp_path / "track3")
+    evl = [u for u in (root / "DATA" / "sets" / "eval_list.txt").read_text().split() if u.split("_")[0][-3:] != "16k"]
+    keep = evl[:1] + [u for u in evl if "-48k_" in u][:1]
+    (root / "DATA" / "sets" / "eval_list.txt").write_text("".join(f"{u}\n" for u in keep))
+    shutil.rmtree(root / "test")  # eval labels are not needed: twins carry no labels on real data
+    a, b = pdata.load("track3", root), pdata.load("track3", root)
+    assert len(a.pairs) == 2 * len(twins.KINDS) * len(twins.SEVERITIES) and set(a.pairs.twin_id) == set(keep)
+    assert all(np.array_equal(a.clips[u][0], b.clips[u][0]) for u in a.clips)  # deterministic
+    res = [score.resampled_residual_db(a.clips[c][0], a.clips[d][0], fs)
+           for c, d, fs in zip(a.pairs.clean, a.pairs.degraded, a.pairs.sample_rate)]
+    assert max(res) < -40

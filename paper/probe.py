@@ -187,7 +187,8 @@ def read_predictions_peers(path: Path) -> pd.DataFrame:
 CAPTIONS = {
     "probe": "High-band probe: twin pairs identical below 10 kHz, degraded only above it (24 and 48 kHz). "
              "Delta = pred(clean) - pred(degraded), mean over pairs (95 % CI: bootstrap over twin groups; "
-             "t over replicates for several seeds); pair accuracy = share of pairs with delta > 0; feature "
+             "t over replicates for several seeds); pair accuracy = share of pairs with delta > 0 (a blind model's "
+             "deltas are ~1e-5 noise, so ~0.5 by chance); feature "
              "distance = 1 - cos of the backbone's pooled features of the two twins. A model that resamples "
              "to 16 kHz shows ~0 by construction; reference rows: offline 16 kHz predictors.",
     "frontend": "SFI front end: share of the analog filters' response energy above 8 kHz (0-24 kHz, mean over "

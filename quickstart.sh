@@ -15,7 +15,8 @@ setup_venv() {
   local stamp=.venv/.sfi-mos-installed
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     # pip (not uv/poetry): it honours the machine's local wheels and constraints
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+    # peers: DNSMOS and DistillMOS, the tables' reference rows (~340 MB more, mostly numba/llvmlite)
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,peers]'
     touch "$stamp"
   fi
 }

@@ -1,4 +1,5 @@
-"""Cells → a deduplicated stage graph: distill → pretrain → finetune (per fold) → predict → score.
+"""Cells → a deduplicated stage graph: distill → pretrain → finetune (per fold) → predict → score,
+plus the high-band probe of every cell (after its fine-tune runs) and one ``peers`` run per grid.
 
 Every node is one stage config; its run id is ``config_hash({"stage": name, "config": cfg})``.
 Parents are referenced inside the child's config by their relative run directory
@@ -26,6 +27,8 @@ class Inputs:
     bvcc: DataSpec
     unlabelled: DataSpec
     teachers: dict[str, TeacherSpec]
+    probe: DataSpec | None = None  # twin folder of a synthetic corpus; None: twins from track3's eval clips
+    peer_versions: tuple[str, ...] = ()  # installed peer packages (sfi_mos.peers.versions)
 
 
 @dataclass
@@ -83,6 +86,8 @@ def cell_stages(grid: Grid, cell: Cell, inputs: Inputs) -> list[tuple[str, Any, 
         folds.append(add("finetune", fcfg, ft_parents))
     pred = add("predict", replace(grid.predict, runs=tuple(folds), data=inputs.track3, cell=cell.describe()),
                tuple(folds))
+    add("probe", replace(grid.probe, runs=tuple(folds), data=inputs.probe or inputs.track3, init_run=init,
+                         student_run=base[0] if base else None, seed=grid.base_seed), tuple(folds))
     add("score", replace(grid.score, predict_run=pred, data=inputs.track3, seed=grid.base_seed), (pred,))
     return out
 
@@ -135,5 +140,11 @@ def build(grid: Grid, inputs: Inputs) -> Graph:
             node = nodes.setdefault(node.rel, node)
             if cell.name not in node.cells:
                 node.cells.append(cell.name)
-        scores[cell.name] = node.rel
+            if stage == "score":
+                scores[cell.name] = node.rel
+    if grid.peers.peers and grid.cells:  # reference predictors: once per grid, no parents
+        cfg = replace(grid.peers, data=inputs.track3, probe=inputs.probe or inputs.track3,
+                      versions=tuple(inputs.peer_versions), seed=grid.base_seed)
+        node = Node("peers", cfg, run_id("peers", cfg), ())  # belongs to no cell
+        nodes.setdefault(node.rel, node)
     return Graph(grid.name, nodes, scores)

@@ -14,14 +14,15 @@ import fnmatch
 from dataclasses import dataclass, field, replace
 
 from sfi_mos.errors import InputError
-from sfi_mos.train.configs import DistillConfig, MOSTrainConfig, PredictConfig, ScoreConfig, SFISpec
+from sfi_mos.train.configs import (DistillConfig, MOSTrainConfig, PeersConfig, PredictConfig, ProbeConfig,
+                                   ScoreConfig, SFISpec)
 
 from .factors import BY_NAME, FACTORS
 from .recipe import AUTHORS, BASES, UNCAPPED_EPOCHS, Recipe
 
 VARIANTS = ("sfi", "resample", "resample_sr")
 TEACHERS = ("wav2vec2", "hubert", "wavlm")
-STAGE_ORDER = ("distill", "pretrain", "finetune", "predict", "score")
+STAGE_ORDER = ("distill", "pretrain", "finetune", "predict", "score", "probe", "peers")
 
 # s3prl upstream names: registered (downloads, paper) and *_local (a checkpoint file we write).
 # "wavlm_base" is the authors' non-SFI WavLM baseline (their distillation teacher is WavLM Base+).
@@ -129,6 +130,8 @@ class Grid:
     uncapped_epochs: int = UNCAPPED_EPOCHS
     # wall-clock limit per stage job in minutes (Slurm --time, local executor timeout)
     timeout_min: dict[str, int] = field(default_factory=lambda: {s: 60 for s in STAGE_ORDER})
+    probe: ProbeConfig = field(default_factory=ProbeConfig)  # high-band probe per cell (sfi_mos.probe)
+    peers: PeersConfig = field(default_factory=PeersConfig)  # third-party predictors, once per grid
 
     def select(self, only: str | None) -> "Grid":
         """Keep the cells whose name matches any comma-separated glob in ``only``."""
@@ -184,7 +187,8 @@ def paper() -> Grid:
         predict=PredictConfig(splits=("dev", "eval"), batch_size=8),
         score=ScoreConfig(bootstrap=1000),
         uncapped_epochs=UNCAPPED_EPOCHS,
-        timeout_min={"distill": 24 * 60, "pretrain": 12 * 60, "finetune": 8 * 60, "predict": 60, "score": 30},
+        timeout_min={"distill": 24 * 60, "pretrain": 12 * 60, "finetune": 8 * 60, "predict": 60, "score": 30,
+                     "probe": 60, "peers": 60},
     )
 
 
@@ -206,6 +210,7 @@ def _tiny(name: str, cells: tuple[Cell, ...], folds: int, size: str, distill_ste
         score=ScoreConfig(bootstrap=bootstrap),
         uncapped_epochs=epochs,  # pre-training stops at the budget whatever the recipe says
         timeout_min={s: 15 for s in STAGE_ORDER},
+        probe=ProbeConfig(bootstrap=bootstrap), peers=PeersConfig(bootstrap=bootstrap),
     )
 
 
@@ -225,7 +230,9 @@ def default() -> Grid:
 
 def smoke() -> Grid:
     cells = (cell("authors", "hubert"), cell("authors", "hubert", "resample", pretrain=False))
-    return _tiny("smoke", cells, folds=2, size="tiny", distill_steps=2, epochs=1, bootstrap=0)
+    # no peers run: the tests that run this grid stay seconds long (the default grid has them)
+    return replace(_tiny("smoke", cells, folds=2, size="tiny", distill_steps=2, epochs=1, bootstrap=0),
+                   peers=PeersConfig(peers=()))
 
 
 GRIDS = {"paper": paper, "default": default, "smoke": smoke}

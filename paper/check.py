@@ -6,7 +6,7 @@ Reference files are CSVs with one row per compared item and the metric columns `
 
 * ``cell`` (an exact cell label), or the factor columns ``frontend, distill, pretrain, teacher,
   stride_policy`` (an empty factor matches any value) -> the ablation table;
-  plus ``sample_rate`` -> the per-rate table, plus ``subset`` -> the high-band table;
+  plus ``sample_rate`` -> the per-rate table;
 * ``system`` (the leaderboard file) -> only the row named in ``PAPER_SYSTEM`` is compared, with the
   proposed cell, and only on real Track 3 data (a synthetic corpus is not comparable);
 * an optional ``split`` column must equal the evaluated split, else the row is skipped.
@@ -122,12 +122,8 @@ def _targets(ref: pd.Series, tabs: Tables, synthetic: bool) -> tuple[pd.DataFram
             return None, f"{PAPER_SYSTEM}: leaderboard is on eval, tables are on {tabs.split}"
         return tabs.ablation[tabs.ablation.cell == tabs.proposed], f"{PAPER_SYSTEM} vs proposed"
     table = tabs.ablation
-    if "subset" in ref.index and str(ref["subset"]).strip():
-        table = tabs.highband
-    elif "sample_rate" in ref.index and str(ref["sample_rate"]).strip():
+    if "sample_rate" in ref.index and str(ref["sample_rate"]).strip():
         table = tabs.per_rate
-    if table is None:
-        return None, "high-band table not built (no manifest)"
     m = pd.Series(True, index=table.index)
     if "cell" in ref.index and str(ref["cell"]).strip():
         m &= table.cell == ref["cell"]
@@ -138,8 +134,6 @@ def _targets(ref: pd.Series, tabs: Tables, synthetic: bool) -> tuple[pd.DataFram
                 m &= tabs.ablation.loc[by, f].to_numpy() == ref[f]
     if table is tabs.per_rate:
         m &= table.sample_rate.astype(int) == int(float(ref["sample_rate"]))
-    if table is tabs.highband:
-        m &= table.subset == ref["subset"]
     return table[m], ""
 
 
@@ -168,8 +162,7 @@ def compare(tabs: Tables, references: list[str | Path], synthetic: bool, ci_scal
                 missing.append(f"{where} ({name}): no matching replicated row")
                 continue
             for _, rep in target.iterrows():
-                label = rep["cell"] + (f" @{int(rep['sample_rate'])}" if "sample_rate" in rep.index else "") \
-                    + (f" [{rep['subset']}]" if "subset" in rep.index else "")
+                label = rep["cell"] + (f" @{int(rep['sample_rate'])}" if "sample_rate" in rep.index else "")
                 for k in keys:
                     v_ref = _num(ref[k], where)
                     h_ref = _half(_num(ref.get(f"{k}_lo", ""), where), _num(ref.get(f"{k}_hi", ""), where))

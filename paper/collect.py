@@ -21,7 +21,7 @@ from sfi_mos.data.tables import at, read_text
 from sfi_mos.errors import InputError
 from sfi_mos.rundir import DONE, resolve_path
 
-STAGE_DIRS = ("distill", "pretrain", "finetune", "predict", "score")
+STAGE_DIRS = ("distill", "pretrain", "finetune", "predict", "score", "probe", "peers")
 PRED_COLUMNS = ("utt_id", "sample_rate", "system_id", "split", "pred", "mos")
 
 

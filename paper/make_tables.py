@@ -16,7 +16,7 @@ from sfi_mos.atomic import check_writable, write_text
 from sfi_mos.errors import InputError
 
 from . import check as C
-from . import render
+from . import figures, probe, probe_figures, render
 from .collect import collect
 from .tables import Options, build, is_synthetic
 
@@ -71,10 +71,13 @@ def main(argv: list[str] | None = None) -> int:
             print("warning: --allow-partial left out:\n  - " + "\n  - ".join(col.skipped), file=sys.stderr)
         env = render.environment(col, opt, tabs)
         written = render.write_all(tabs, env, out)
+        ptabs = probe.build(col, list(tabs.ablation.cell), opt)  # the high-band probe (own tables)
+        written += probe.write_all(ptabs, env, out)
         if not a.no_figures:
             from . import figures  # matplotlib: only when figures are drawn
 
             written += figures.write_all(tabs, out / "figures")
+            written += probe_figures.write_all(ptabs, out / "figures")
         print(f"grid {col.grid}: {len(col.table)} prediction runs, {len(tabs.ablation)} cells, "
               f"split {opt.split}; proposed = {tabs.proposed}")
         print(f"wrote {len(written)} files to {out}")

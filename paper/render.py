@@ -73,7 +73,7 @@ def display(name: str, df: pd.DataFrame, tex: bool) -> pd.DataFrame:
         return _deviations_display(df)
     marks = best_marks(df) if name == "ablation" else {k: set() for k in S.KEYS}
     lead = {"ablation": ["cell", "role", "n_reps"], "per_rate": ["cell", "sample_rate"],
-            "highband": ["cell", "subset", "n_utt"], "leaderboard": ["rank", "system", "label"]}[name]
+            "leaderboard": ["rank", "system", "label"]}[name]
     out = df[lead].astype(str).copy()
     if name == "per_rate":
         out["sample_rate"] = [f"{int(r) / 1000:g} kHz" + ("" if s else " (unseen)") for r, s in zip(df.sample_rate, df.seen)]
@@ -88,11 +88,6 @@ def display(name: str, df: pd.DataFrame, tex: bool) -> pd.DataFrame:
             ("(proposed)" if c == df.cell.iloc[0] else f"{_f(v, 3)} {_ci(a, b)}".strip())
             for c, v, a, b in zip(df.cell, df.d_sys_SRCC, df.d_sys_SRCC_lo, df.d_sys_SRCC_hi)]
         out["CI"] = df["ci"].astype(str)
-    if name == "highband":  # where SFI and resampling should differ: utterance error on these clips
-        first = df.cell.iloc[0]
-        out["Δ utt MSE vs proposed"] = [
-            ("(proposed)" if c == first else f"{_f(v, 3)} {_ci(a, b)}".strip())
-            for c, v, a, b in zip(df.cell, df.d_utt_MSE, df.d_utt_MSE_lo, df.d_utt_MSE_hi)]
     if name == "leaderboard":
         out["source"] = df["transcription"].astype(str) + np.where(df["inferred"].astype(str) != "", " (inferred)", "")
     return out
@@ -118,9 +113,6 @@ CAPTIONS = {
                 "ablations of each; last column: paired difference in system-level SRCC vs the proposed cell "
                 "(95 % CI).",
     "per_rate": "Per sampling rate: 8 metrics for each cell (system level over that rate's systems).",
-    "highband": "Synthetic benchmark: clips whose only degradations are high-band-only (invisible after "
-                "resampling to 16 kHz) vs the rest; SFI and resampling front ends should differ on the former. "
-                "Last column: paired difference in utterance MSE vs the proposed cell on the same clips (95 % CI).",
     "leaderboard": "AudioMOS 2025 Track 3 evaluation leaderboard (third-party transcription, see "
                    "paper/data/README.md) with this replication's proposed cell inserted, ranked by sys SRCC.",
 }
@@ -175,8 +167,8 @@ def csv_text(df: pd.DataFrame, env: dict[str, Any]) -> str:
 def write_all(tabs: Tables, env: dict[str, Any], out: Path) -> list[Path]:
     out = Path(out)
     written = []
-    frames = {"ablation": tabs.ablation, "per_rate": tabs.per_rate, "highband": tabs.highband,
-              "leaderboard": tabs.leaderboard, "deviations": tabs.deviations}
+    frames = {"ablation": tabs.ablation, "per_rate": tabs.per_rate, "leaderboard": tabs.leaderboard,
+              "deviations": tabs.deviations}
     for name, df in frames.items():
         if df is None:
             continue

@@ -1,4 +1,5 @@
-"""The tables as numeric DataFrames: ablation, per sampling rate, high-band-only vs rest, leaderboard.
+"""The tables as numeric DataFrames: ablation, per sampling rate, leaderboard (the high-band probe:
+``paper.probe``).
 
 Everything is computed from per-utterance predictions (``predict/<id>/predictions.csv``) with
 sfi_mos.metrics, restricted to one labelled split (default ``eval``); see ``paper.stats`` for the
@@ -50,7 +51,6 @@ class Options:
 class Tables:
     ablation: pd.DataFrame
     per_rate: pd.DataFrame
-    highband: pd.DataFrame | None
     leaderboard: pd.DataFrame
     proposed: str
     split: str
@@ -143,12 +143,11 @@ def build(col: Collected, opt: Options) -> Tables:
     per_rate["_o"] = per_rate["cell"].map({c: i for i, c in enumerate(ablation["cell"])})
     per_rate = per_rate.sort_values(["_o", "sample_rate"]).drop(columns="_o").reset_index(drop=True)
     notes = {"leaderboard": LEADERBOARD_NOTE.format(cell=proposed)}
-    highband = _highband(col, t, preds, opt, notes, list(ablation.cell), proposed)
     leader = leaderboard(ablation[ablation.cell == proposed].iloc[0], col, opt)
     from . import deviations
 
     devs = deviations.build(t, preds, opt)
-    return Tables(ablation, per_rate, highband, leader, proposed, opt.split, cell_preds, notes, devs)
+    return Tables(ablation, per_rate, leader, proposed, opt.split, cell_preds, notes, devs)
 
 
 def _agrees(mine: dict[str, tuple[float, float, float]], metrics: dict[str, Any], split: str, where: str) -> None:
@@ -202,50 +201,6 @@ def best_marks(df: pd.DataFrame) -> dict[str, set[int]]:
         best = np.nanmin(v) if k in S.LOWER_IS_BETTER else np.nanmax(v)
         out[k] = set(np.flatnonzero(np.isclose(v, best, rtol=0, atol=1e-12)).tolist())
     return out
-
-
-def hb_flags(manifest: pd.DataFrame) -> pd.Series:
-    """utt_id -> True when every degradation of a Track 3 clip is high-band-only.
-
-    Reads the synthetic corpus's ``manifest.csv`` (its generator sets ``hb_only`` per clip); clean
-    clips and clips with any full-band degradation are "rest".
-    """
-    missing = {"corpus", "utt_id", "hb_only"} - set(manifest.columns)
-    if missing:
-        raise InputError("manifest.csv", f"missing columns {sorted(missing)} (is this a sfi_mos.data.synth manifest?)")
-    t3 = manifest[manifest["corpus"].astype(str) == "track3"]
-    vals = t3["hb_only"].astype(str).str.lower().isin(["true", "1"])
-    return pd.Series(vals.to_numpy(bool), index=t3["utt_id"].astype(str).to_numpy(), name="hb_only")
-
-
-def _highband(col: Collected, t: pd.DataFrame, preds, opt: Options, notes, order: list[str],
-              proposed: str) -> pd.DataFrame | None:
-    """Each cell on high-band-only clips vs the rest, with the paired difference to the proposed cell."""
-    man = col.manifest(opt.manifest)
-    if man is None:
-        notes["highband"] = "no synthetic-corpus manifest.csv found: high-band table skipped"
-        return None
-    flags = hb_flags(man)
-    for pid, p in preds.items():
-        f = p["utt_id"].map(flags)
-        if f.isna().any():
-            u = p["utt_id"][f.isna()].iloc[0]
-            raise InputError("manifest.csv", f"utterance {u!r} of predict/{pid} is not in the manifest")
-    rows = []
-    prop = t[t.cell == proposed]
-    for subset, want in (("high-band only", True), ("rest", False)):
-        sub = {pid: p[p["utt_id"].map(flags).astype(bool) == want].reset_index(drop=True) for pid, p in preds.items()}
-        if min(len(v) for v in sub.values()) < 2:
-            continue
-        for cell in order:
-            g = t[t.cell == cell]
-            reps = [S.score(sub[pid], opt.bootstrap, opt.seed)["all"] for pid in g.predict_id]
-            rows.append({"cell": cell, "subset": subset, "n_utt": len(sub[g.predict_id.iloc[0]]), "n_reps": len(g),
-                         **_row(S.aggregate(reps)), **_row(_paired(g, prop, sub, opt), prefix="d_")})
-    if not rows:
-        notes["highband"] = "no high-band-only clips in the evaluated split"
-        return None
-    return pd.DataFrame(rows)
 
 
 def load_leaderboard(path: Path = DATA_DIR / "leaderboard_track3.csv") -> pd.DataFrame:

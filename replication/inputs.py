@@ -142,6 +142,7 @@ def resolve(grid: Grid, grid_dir: Path, data_arg: str) -> Inputs:
                              "--data track3=PATH,bvcc=PATH,unlabelled=PATH")
         root, fp = synthetic_corpus(grid_dir, grid.synthetic, grid.base_seed)
         specs = {c: DataSpec(KINDS[c], f"{root}/{c}", fingerprint=fp) for c in CORPORA}
+        probe = DataSpec("probe", f"{root}/probe", fingerprint=fp)
     else:
         missing = sorted(need - set(paths))
         if missing:
@@ -149,9 +150,12 @@ def resolve(grid: Grid, grid_dir: Path, data_arg: str) -> Inputs:
         specs = {c: DataSpec(KINDS[c], str(p), fingerprint=fingerprint_dir(p, grid_dir)) for c, p in paths.items()}
         for c in CORPORA:  # unused corpora still need a (never read) spec
             specs.setdefault(c, DataSpec(KINDS[c], "", fingerprint=""))
+        probe = None  # real data: the probe makes its twins from track3's eval clips
     if grid.local_teachers:
         rel = tiny_teachers(grid_dir, grid.base_seed)
         teachers = {t: TeacherSpec(LOCAL_UPSTREAMS[t], rel[t]) for t in LOCAL_UPSTREAMS}
     else:
         teachers = {t: TeacherSpec(PAPER_UPSTREAMS[t], None) for t in PAPER_UPSTREAMS}
-    return Inputs(specs["track3"], specs["bvcc"], specs["unlabelled"], teachers)
+    from sfi_mos.peers import versions  # package metadata only: nothing is imported
+
+    return Inputs(specs["track3"], specs["bvcc"], specs["unlabelled"], teachers, probe, versions(grid.peers.peers))

@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--profile", default=None, help="Slurm profile slurm/<NAME>.toml (or a .toml path)")
     ap.add_argument("--dry-run", action="store_true", help="print the stage graph (counts per stage, which run ids are done, which would be "
                     "submitted) and submit nothing; it does prepare the inputs: run ids hash their fingerprints")
-    ap.add_argument("--only", default=None, help="comma-separated cell names or globs, e.g. 'sfi-hubert-*'")
+    ap.add_argument("--only", default=None, help="comma-separated cell names or globs, e.g. 'authors-hubert*,suite-*'")
     ap.add_argument("--max-parallel", type=_positive("--max-parallel"), default=None,
                     help="local: concurrent runs (default 2); slurm: array parallelism")
     ap.add_argument("--threads", type=_positive("--threads"), default=None,

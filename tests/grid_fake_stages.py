@@ -20,7 +20,8 @@ from sfi_mos.atomic import write_csv, write_json, write_text
 from sfi_mos.config import canonical_json, to_dict
 from sfi_mos.rundir import finish, is_done, resolve_path
 
-STAGES = {s: f"grid_fake_stages:run_{s}" for s in ("distill", "pretrain", "finetune", "predict", "score")}
+STAGES = {s: f"grid_fake_stages:run_{s}" for s in ("distill", "pretrain", "finetune", "predict", "score", "probe",
+                                                   "peers")}
 PREPARE = {"synthetic": "grid_fake_stages:generate", "fingerprint": "grid_fake_stages:fingerprint",
            "teachers": "grid_fake_stages:teachers"}
 
@@ -81,6 +82,18 @@ def run_score(cfg, run_dir):
     pred = pd.read_csv(resolve_path(cfg.predict_run, run_dir) / "predictions.csv")
     m = float(pred["pred"].mean())
     write_json(Path(run_dir) / "metrics.json", {"utt": {"MSE": m, "SRCC": m / 5}, "sys": {"MSE": m / 2}})
+    finish(run_dir, info)
+
+
+def run_probe(cfg, run_dir):
+    info = _work("probe", cfg, run_dir, list(cfg.runs))
+    write_json(Path(run_dir) / "metrics.json", {"probe": {"all": {"delta": _digest(cfg.runs) - 0.5}}})
+    finish(run_dir, info)
+
+
+def run_peers(cfg, run_dir):
+    info = _work("peers", cfg, run_dir, [])
+    write_json(Path(run_dir) / "metrics.json", {p: {"status": "not installed"} for p in cfg.peers})
     finish(run_dir, info)
 
 

@@ -3,7 +3,9 @@
 Configs are the real stage dataclasses with the grid's run-id rule, run dirs are written with
 ``sfi_mos.rundir.start``/``finish``, metrics with ``sfi_mos.metrics``; only the predictions are
 simulated (truth + cell-dependent error, with resampling front ends blind to high-band-only
-degradations), so tests exercise every path of ``paper`` in well under a second per table set.
+degradations), so tests exercise every path of ``paper`` in well under a second per table set. Each
+cell also gets a probe run (simulated twin predictions: SFI cells hear the high band, resampling
+ones do not) and the grid one peers run (one peer "ok" and blind, one "not installed").
 The committed fixture under ``tests/fixtures/paper_results`` comes from the real pipeline instead
 (``tests/fixtures/make_paper_fixture.py``).
 """
@@ -18,8 +20,9 @@ from sfi_mos import rundir
 from sfi_mos.atomic import write_csv, write_json
 from sfi_mos.config import config_hash, to_dict
 from sfi_mos.metrics import evaluate, to_jsonable
-from sfi_mos.train.configs import (BackboneSpec, DataSpec, DistillConfig, MOSTrainConfig, PredictConfig,
-                                   ScoreConfig, SFISpec, TeacherSpec)
+from sfi_mos.probe.metrics import summarise, with_deltas
+from sfi_mos.train.configs import (BackboneSpec, DataSpec, DistillConfig, MOSTrainConfig, PeersConfig,
+                                   PredictConfig, ProbeConfig, ScoreConfig, SFISpec, TeacherSpec)
 
 # (variant, teacher, distill, pretrain, policy, error sd, high-band blind)
 CELLS = (
@@ -72,8 +75,26 @@ def corpus(n_utt: int = 5, extra_rates: tuple[int, ...] = ()) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+PROBE_KINDS = ("bandlimit", "hb_noise", "spectral_holes", "imaging")
+
+
+def twin_pairs(rng: np.random.Generator, blind: bool) -> pd.DataFrame:
+    """4 twin groups x 2 rates x 4 kinds: label difference 0.4, heard (0.3 + noise) unless blind."""
+    rows = []
+    for g in range(4):
+        for rate in (24000, 48000):
+            for kind in PROBE_KINDS:
+                clean = 3.0 + 0.3 * g
+                d = rng.normal(0, 1e-4) if blind else 0.3 + rng.normal(0, 0.1)
+                rows.append({"pair_id": f"{rate // 1000}k_twin{g}_{kind}", "twin_id": f"{rate // 1000}k_twin{g}",
+                             "kind": kind, "severity": 1.0, "sample_rate": rate, "pred_clean": clean,
+                             "pred_degraded": clean - d, "feature_distance": 1e-7 if blind else 0.05,
+                             "label_delta": 0.4})
+    return with_deltas(pd.DataFrame(rows))
+
+
 def make_results(results: Path, grid: str = "dev", cells=CELLS, seeds=(0,), folds: int = 2,
-                 extra_rates: tuple[int, ...] = (), score_bootstrap: int = 0) -> Path:
+                 extra_rates: tuple[int, ...] = (), score_bootstrap: int = 0, probe: bool = True) -> Path:
     """Write ``results/<grid>/`` with the stage chain of every cell; returns the grid dir."""
     gd = Path(results) / grid
     truth = corpus(extra_rates=extra_rates)
@@ -112,6 +133,23 @@ def make_results(results: Path, grid: str = "dev", cells=CELLS, seeds=(0,), fold
             prel = _run(gd, "predict", pcfg, {"predictions.csv": preds})
             _run(gd, "score", ScoreConfig(predict_run=prel, data=track3, bootstrap=score_bootstrap),
                  {"metrics.json": metrics})
+            if probe:
+                pairs = twin_pairs(rng, blind)
+                front = None if variant != "sfi" else {
+                    "stages": {"init": {"mean": 0.1}, "distilled": {"mean": 0.2}, "finetuned": {"mean": 0.25},
+                               **({"pretrained": {"mean": 0.22}} if pt else {})},
+                    "finetuned_per_fold": [0.24, 0.26], "missing": {}}
+                _run(gd, "probe", ProbeConfig(runs=fts, data=DataSpec("probe", "data/synth-tiny-s0/probe", "fp-dev"),
+                                              init_run=init, seed=seed),
+                     {"pairs.csv": pairs, "metrics.json": {"probe": summarise(pairs, 200, 0), "frontend": front,
+                                                          "identity": {"all": {"max_db": -51.5}}}})
+    if probe:
+        pairs = twin_pairs(np.random.default_rng(9), blind=True)
+        peer = {"status": "ok", "version": "fakepeer==1", "scores": {"FAKE-MOS": {"probe": summarise(pairs, 200, 0)}}}
+        preds = truth.assign(path="x.wav", peer="FAKE-MOS", pred=np.clip(truth.mos + 0.5, 1, 5))
+        _run(gd, "peers", PeersConfig(data=track3, peers=("fake", "dnsmos")),
+             {"metrics.json": {"fake": peer, "dnsmos": {"status": "not installed", "reason": "no speechmos"}},
+              "predictions.csv": preds[["peer", "utt_id", "path", "sample_rate", "system_id", "split", "pred", "mos"]]})
     return gd
 
 

@@ -132,7 +132,12 @@ def test_shared_stages_are_deduplicated():
     graph = G.build(grid, inputs())
     by = graph.by_stage()
     assert len(by["finetune"]) == len(grid.cells) * grid.folds
-    assert len(by["predict"]) == len(by["score"]) == len(grid.cells)
+    assert len(by["predict"]) == len(by["score"]) == len(by["probe"]) == len(grid.cells)
+    assert len(by["peers"]) == 1 and by["peers"][0].parents == ()
+    # each cell's probe reads its own fold models (and, for SFI, its distill run for the diagnostics)
+    for n in by["probe"]:
+        assert set(n.parents) == set(n.config.runs) and len(n.config.runs) == grid.folds
+        assert (n.config.student_run is not None) == ("resample" not in n.cells[0])
     authors, grouped = cell("authors", "hubert"), cell("authors", "hubert", batching="grouped")
     phase = cell("authors", "hubert", sfi_geometry="phase")
     # batching is a MOS-stage factor: the grouped cell shares the authors' distillation, not their pretraining
@@ -195,7 +200,10 @@ def test_paper_dry_run_counts_equal_unique_stage_configs(tmp_path, capsys):
     expected = _unique_configs(grid, inputs_mod.resolve(grid, tmp_path / "res" / "paper", data))
     assert {s: printed[s][0] for s in expected} == expected
     assert {s: printed[s][1] for s in expected} == expected  # nothing done yet: all would be submitted
-    assert printed["all"][0] == sum(expected.values()) == 359
+    # plus the grid's one peers run (third-party predictors; not part of any cell)
+    assert printed["peers"] == (1, 1)
+    assert printed["all"][0] == sum(expected.values()) + 1
+    assert sum(expected.values()) == 395  # 359 training/scoring runs + a probe per cell (36)
     assert not (tmp_path / "res" / "paper" / "manifest.json").exists()  # a dry run submits nothing
 
 

@@ -11,7 +11,7 @@ import pytest
 from paper import check as C
 from paper.collect import collect
 from paper.make_tables import main
-from paper.tables import Options, build, hb_flags
+from paper.tables import Options, build
 from sfi_mos.errors import InputError
 
 from paper_fixtures import CELLS, make_results
@@ -54,16 +54,43 @@ def test_ablation_table(tabs):
     assert set(a.ci) == {"bootstrap B=100"}
 
 
-def test_per_rate_and_highband(tabs):
+def test_per_rate(tabs):
     assert sorted(set(tabs.per_rate.sample_rate)) == [16000, 24000, 48000]
-    hb = tabs.highband.set_index(["cell", "subset"])
-    # resampling front ends are blind to the high-band-only damage in the simulation: large error there
-    assert hb.loc[("resample [hubert]", "high-band only"), "utt_MSE"] > 3 * hb.loc[("resample [hubert]", "rest"), "utt_MSE"]
-    assert hb.loc[("SFI/phase [hubert]", "high-band only"), "utt_MSE"] < 0.2
-    # paired vs the proposed cell on the same clips: the blind baseline is clearly worse there only
-    assert hb.loc[("resample [hubert]", "high-band only"), "d_utt_MSE_lo"] > 0.3
-    assert hb.loc[("resample [hubert]", "rest"), "d_utt_MSE"] < 0.2
-    assert list(tabs.highband.cell[:2]) == ["SFI/phase [hubert]", "SFI/phase no-distill [hubert]"]
+
+
+def test_probe_tables(results):
+    from paper import probe
+
+    col = collect(results, "dev")
+    t = build(col, Options(bootstrap=50))
+    pt = probe.build(col, list(t.ablation.cell), Options(bootstrap=50))
+    p = pt.probe.set_index("cell")
+    # one row per cell in the ablation order, then the peers (ok and not installed), then the labels
+    assert list(pt.probe.cell) == list(t.ablation.cell) + ["FAKE-MOS", "dnsmos", probe.LABEL_ROW]
+    for c in ("cell", "delta", "delta_ci_low", "delta_ci_high", "pair_accuracy", "delta_hb_noise", "delta_24k"):
+        assert c in pt.probe.columns
+    assert p.loc["SFI/phase [hubert]", "delta"] == pytest.approx(0.3, abs=0.05)
+    assert p.loc["SFI/phase [hubert]", "delta_ci_low"] > 0.2 and p.loc["SFI/phase [hubert]", "pair_accuracy"] > 0.9
+    assert abs(p.loc["resample [hubert]", "delta"]) < 1e-3
+    assert p.loc["dnsmos", "status"] == "not installed" and p.loc["FAKE-MOS", "role"] == "reference"
+    assert p.loc[probe.LABEL_ROW, "delta"] == pytest.approx(0.4)
+    f = pt.frontend.set_index("cell")
+    assert set(f.index) == {c for c in t.ablation.cell if c.startswith("SFI")}
+    assert f.loc["SFI/phase [hubert]", "share_init"] == 0.1 and np.isnan(f.loc["SFI/phase no-pretrain [hubert]",
+                                                                               "share_pretrained"])
+    peers = pt.peers.set_index("peer")
+    assert peers.loc["dnsmos", "status"] == "not installed"
+    assert peers.loc["FAKE-MOS", "utt_MSE"] == pytest.approx(0.25, abs=0.05)  # predictions are truth + 0.5
+
+
+def test_probe_tables_absent_without_probe_runs(tmp_path):
+    from paper import probe
+
+    make_results(tmp_path, grid="dev", cells=CELLS[:2], probe=False)
+    col = collect(tmp_path, "dev")
+    pt = probe.build(col, list(build(col, Options(bootstrap=0)).ablation.cell), Options(bootstrap=0))
+    assert pt.probe is None and pt.frontend is None and pt.peers is None
+    assert any("no finished probe run" in n for n in pt.notes["probe"])
 
 
 def test_leaderboard_inserts_replication(tabs):
@@ -84,9 +111,9 @@ def test_outputs_are_byte_identical_and_complete(results, tmp_path):
         outs.append(out)
     files = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*") if p.is_file())
     names = {p.name for p in files}
-    for t in ("ablation", "per_rate", "highband", "leaderboard"):
+    for t in ("ablation", "per_rate", "leaderboard", "probe", "frontend", "peers"):
         assert {f"{t}.md", f"{t}.tex", f"{t}.csv"} <= names
-    for f in ("scatter_utt", "scatter_sys", "forest_sys_srcc", "per_rate_srcc"):
+    for f in ("scatter_utt", "scatter_sys", "forest_sys_srcc", "per_rate_srcc", "probe_delta", "frontend_energy"):
         assert {f"{f}.png", f"{f}.pdf"} <= names
     for rel in files:
         assert (outs[0] / rel).read_bytes() == (outs[1] / rel).read_bytes(), rel
@@ -102,7 +129,7 @@ def test_outputs_are_byte_identical_and_complete(results, tmp_path):
 def test_check_passes_on_matching_and_fails_on_perturbed(results, tmp_path, capsys):
     out = tmp_path / "ref"
     assert main(["--results", str(results), "--out", str(out), "--bootstrap", "100", "--no-figures"]) == 0
-    refs = [str(out / f"{t}.csv") for t in ("ablation", "per_rate", "highband")]
+    refs = [str(out / f"{t}.csv") for t in ("ablation", "per_rate")]
     args = ["--results", str(results), "--out", str(tmp_path / "o"), "--bootstrap", "100", "--no-figures", "--check"]
     assert main(args + sum([["--reference", r] for r in refs], [])) == 0
     assert "0 outside -> ok" in capsys.readouterr().out
@@ -176,7 +203,7 @@ def test_empty_and_partial_results_are_named(tmp_path, capsys):
 def test_cells_missing_from_named_grid(tmp_path):
     # a results dir called "smoke" must hold every cell of ablations' smoke grid
     make_results(tmp_path, grid="smoke", cells=CELLS[:1])
-    with pytest.raises(InputError, match=r"cell resample-hubert-nopt-s0 of grid 'smoke'"):
+    with pytest.raises(InputError, match=r"cell authors-resample-hubert-nopt-s0 of grid 'smoke'"):
         collect(tmp_path, "smoke")
     assert len(collect(tmp_path, "smoke", require_grid_cells=False).table) == 1
 
@@ -189,16 +216,6 @@ def test_inconsistent_metrics_json_is_an_error(tmp_path):
     df.to_csv(p, index=False)
     with pytest.raises(InputError, match="metrics.json.*inconsistent"):
         build(collect(tmp_path, "dev"), Options(bootstrap=0))
-
-
-def test_hb_flags_from_the_synth_manifest():
-    man = pd.DataFrame({"corpus": ["track3"] * 3 + ["bvcc"], "utt_id": ["a", "b", "c", "f"],
-                        "hb_only": [True, False, "True", True]})
-    flags = hb_flags(man)
-    assert list(flags.index) == ["a", "b", "c"]
-    assert list(flags) == [True, False, True]
-    with pytest.raises(InputError, match="missing columns"):
-        hb_flags(man.drop(columns="hb_only"))
 
 
 def test_allow_partial_keeps_complete_cells(tmp_path, capsys):

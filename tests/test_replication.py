@@ -24,7 +24,7 @@ def test_local_smoke_end_to_end_and_rerun_skips(tmp_path, fake_stages, capsys):
     assert run_all.main(["--grid", "smoke", "--results", res, "--no-progress"]) == 0
     grid_dir = tmp_path / "smoke"
     finished = done(grid_dir)
-    assert len(finished) == 10 and all(d["starts"] == 1 for d in finished.values())
+    assert len(finished) == 12 and all(d["starts"] == 1 for d in finished.values())
     summ = pd.read_csv(grid_dir / "summary.csv")
     assert len(summ) == 2 and summ["done"].all() and summ["utt.MSE"].notna().all()
     runs = json.loads((grid_dir / "manifest.json").read_text())["runs"]
@@ -38,14 +38,14 @@ def test_local_smoke_end_to_end_and_rerun_skips(tmp_path, fake_stages, capsys):
     assert run_all.main(["--grid", "smoke", "--results", res, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would submit" not in out
-    assert len(re.findall(r" done +cells=", out)) == 10
+    assert len(re.findall(r" done +cells=", out)) == 12
 
 
 def test_debug_cluster_runs_in_process(tmp_path, fake_stages):
     assert run_all.main(["--grid", "smoke", "--cluster", "debug", "--results", str(tmp_path),
-                         "--only", "resample*", "--no-progress"]) == 0
+                         "--only", "*resample*", "--no-progress"]) == 0
     finished = done(tmp_path / "smoke")
-    assert len(finished) == 4 and {d["pid"] for d in finished.values()} == {os.getpid()}
+    assert len(finished) == 5 and {d["pid"] for d in finished.values()} == {os.getpid()}
 
 
 def test_failing_stage_reported_dependents_skipped_rerun_fixes_only_it(tmp_path, fake_stages, capsys):
@@ -55,13 +55,13 @@ def test_failing_stage_reported_dependents_skipped_rerun_fixes_only_it(tmp_path,
     assert run_all.main(["--grid", "smoke", "--results", res, "--no-progress"]) == 1
     out = capsys.readouterr().out
     assert "1 failed run(s)" in out and "injected failure in pretrain" in out and "_log.err" in out
-    assert "4 run(s) not run because a parent failed" in out  # 2 finetunes, predict, score of that cell
+    assert "5 run(s) not run because a parent failed" in out  # 2 finetunes, predict, score, probe of that cell
     first = done(grid_dir)
-    assert len(first) == 5  # distill + the whole resample cell
+    assert len(first) == 6  # distill + the whole resample cell
     (grid_dir / "FAIL").unlink()
     assert run_all.main(["--grid", "smoke", "--results", res, "--no-progress"]) == 0
     second = done(grid_dir)
-    assert len(second) == 10
+    assert len(second) == 12
     assert all(second[rel] == d for rel, d in first.items())  # finished runs untouched
     assert not list(grid_dir.glob("*/*/failed.json"))
 
@@ -79,7 +79,7 @@ def _wait_for(cond, timeout=60.0):
 def test_killed_stage_resumes_on_rerun(tmp_path, fake_stages, monkeypatch):
     monkeypatch.setenv("SFI_FAKE_STEPS", "40")
     monkeypatch.setenv("SFI_FAKE_SLEEP", "0.1")
-    args = ["--grid", "smoke", "--only", "resample*", "--results", str(tmp_path), "--max-parallel", "1"]
+    args = ["--grid", "smoke", "--only", "*resample*", "--results", str(tmp_path), "--max-parallel", "1"]
     proc = subprocess.Popen([sys.executable, "-m", "replication.run_all", "--no-progress", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -116,7 +116,7 @@ def test_two_concurrent_run_all_no_duplicates_no_corruption(tmp_path, fake_stage
     assert [p.returncode for p in procs] == [0, 0], outs
     grid_dir = tmp_path / "smoke"
     finished = done(grid_dir)
-    assert len(finished) == 10
+    assert len(finished) == 12
     assert all(d["starts"] == 1 for d in finished.values())  # every run executed exactly once
     json.loads((grid_dir / "manifest.json").read_text())  # valid JSON
     assert len(pd.read_csv(grid_dir / "summary.csv")) == 2

@@ -30,7 +30,7 @@ def test_slurm_smoke_arrays_dependencies_failure_and_rerun(slurm_cluster, tmp_pa
     t = time.monotonic()
     r = run_all(*SLURM, "--results", str(tmp_path), "--no-wait")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "submitted 10 Slurm job(s) (2 array(s))" in r.stderr
+    assert "submitted 12 Slurm job(s) (2 array(s))" in r.stderr
     assert time.monotonic() - t < 60
     runs = _runs(grid_dir)
     ft = {e["job_id"] for rel, e in runs.items() if rel.startswith("finetune/")}
@@ -40,10 +40,10 @@ def test_slurm_smoke_arrays_dependencies_failure_and_rerun(slurm_cluster, tmp_pa
     assert r.returncode == 1, r.stdout + r.stderr
     assert "submitted 0 Slurm job(s)" in r.stderr
     assert "injected failure in pretrain" in r.stdout and "_log.err" in r.stdout
-    assert "4 run(s) not run because a parent failed" in r.stdout
+    assert "5 run(s) not run because a parent failed" in r.stdout
     assert _runs(grid_dir) == runs
     first = done(grid_dir)
-    assert len(first) == 5
+    assert len(first) == 6
     # Slurm cancelled the dependents (afterok can never be satisfied)
     blocked = [runs[rel]["job_id"] for rel in runs if rel.startswith("predict/") and rel not in first]
     sq = subprocess.run(["squeue", "-h", "--states=all", "-o", "%i|%T|%r", "-j", blocked[0]],
@@ -53,9 +53,9 @@ def test_slurm_smoke_arrays_dependencies_failure_and_rerun(slurm_cluster, tmp_pa
     (grid_dir / "FAIL").unlink()
     r = run_all(*SLURM, "--results", str(tmp_path))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "submitted 5 Slurm job(s) (1 array(s))" in r.stderr
+    assert "submitted 6 Slurm job(s) (1 array(s))" in r.stderr
     second = done(grid_dir)
-    assert len(second) == 10 and all(second[k] == v for k, v in first.items())
+    assert len(second) == 12 and all(second[k] == v for k, v in first.items())
     summ = pd.read_csv(grid_dir / "summary.csv")
     assert summ["done"].all() and len(summ) == 2
     assert all(str(v["slurm_job_id"]) != "None" for v in
@@ -65,12 +65,12 @@ def test_slurm_smoke_arrays_dependencies_failure_and_rerun(slurm_cluster, tmp_pa
 
 def test_slurm_usr2_preemption_requeues_and_resumes(slurm_cluster, tmp_path, fake_stages, monkeypatch):
     monkeypatch.setenv("SFI_FAKE_STEPS", "1")  # the metrics do not depend on the number of steps
-    ref = run_all("--grid", "smoke", "--only", "resample*", "--results", str(tmp_path / "ref"),
+    ref = run_all("--grid", "smoke", "--only", "*resample*", "--results", str(tmp_path / "ref"),
                   "--cluster", "debug")
     assert ref.returncode == 0, ref.stdout + ref.stderr
     monkeypatch.setenv("SFI_FAKE_STEPS", "30")
     monkeypatch.setenv("SFI_FAKE_SLEEP", "0.2")
-    args = [*SLURM, "--only", "resample*", "--results", str(tmp_path / "slurm")]
+    args = [*SLURM, "--only", "*resample*", "--results", str(tmp_path / "slurm")]
     r = run_all(*args, "--no-wait")
     assert r.returncode == 0, r.stdout + r.stderr
     grid_dir = tmp_path / "slurm" / "smoke"
@@ -96,11 +96,11 @@ def test_slurm_usr2_preemption_requeues_and_resumes(slurm_cluster, tmp_path, fak
 
 def test_slurm_real_smoke_grid_end_to_end(slurm_cluster, tmp_path):
     """The real stages (tiny s3prl models, synthetic corpus) through Slurm: data → distill → pretrain →
-    fine-tune folds (arrays) → predict → score, results collected from the run dirs."""
+    fine-tune folds (arrays) → predict → score and probe, results collected from the run dirs."""
     r = run_all(*SLURM, "--results", str(tmp_path), timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     grid_dir = tmp_path / "smoke"
-    assert len(done(grid_dir)) == 10
+    assert len(done(grid_dir)) == 12
     runs = _runs(grid_dir)
     assert sum("_" in e["job_id"] for e in runs.values()) == 4  # the fine-tune folds ran as arrays
     summ = pd.read_csv(grid_dir / "summary.csv")
@@ -126,11 +126,11 @@ def test_slurm_two_concurrent_submissions_submit_each_run_once(slurm_cluster, tm
     outs = [p.communicate(timeout=120)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     submitted = sorted(int(re.search(r"submitted (\d+) Slurm job", o).group(1)) for o in outs)
-    assert submitted == [0, 10]  # the second one waited for the submission lock, then found all queued
+    assert submitted == [0, 12]  # the second one waited for the submission lock, then found all queued
     r = run_all(*SLURM, "--results", str(tmp_path))
     assert r.returncode == 0, r.stdout + r.stderr
     finished = done(tmp_path / "smoke")
-    assert len(finished) == 10 and all(d["starts"] == 1 for d in finished.values())
+    assert len(finished) == 12 and all(d["starts"] == 1 for d in finished.values())
     code = tmp_path / "smoke" / "code"  # the jobs ran the snapshot of the committed code, not the work tree
     assert all(d["code"].startswith(str(code)) for d in finished.values())
 
@@ -140,10 +140,10 @@ def test_slurm_real_stage_preempted_gives_same_metrics(slurm_cluster, tmp_path):
     with exactly the metrics and predictions of an uninterrupted run (in-process, one thread)."""
     from replication.lock import is_held
 
-    only = ["--grid", "smoke", "--only", "resample*"]
+    only = ["--grid", "smoke", "--only", "*resample*"]
     ref = run_all(*only, "--cluster", "debug", "--threads", "1", "--results", str(tmp_path / "ref"))
     assert ref.returncode == 0, ref.stdout + ref.stderr
-    args = [*SLURM, "--only", "resample*", "--results", str(tmp_path / "slurm")]
+    args = [*SLURM, "--only", "*resample*", "--results", str(tmp_path / "slurm")]
     r = run_all(*args, "--no-wait")
     assert r.returncode == 0, r.stdout + r.stderr
     grid_dir = tmp_path / "slurm" / "smoke"
@@ -178,10 +178,10 @@ def test_slurm_real_stage_killed_fails_visibly_and_rerun_gives_same_metrics(slur
 
     from replication.lock import holder, is_held
 
-    only = ["--grid", "smoke", "--only", "resample*"]
+    only = ["--grid", "smoke", "--only", "*resample*"]
     ref = run_all(*only, "--cluster", "debug", "--threads", "1", "--results", str(tmp_path / "ref"))
     assert ref.returncode == 0, ref.stdout + ref.stderr
-    args = [*SLURM, "--only", "resample*", "--results", str(tmp_path / "slurm")]
+    args = [*SLURM, "--only", "*resample*", "--results", str(tmp_path / "slurm")]
     r = run_all(*args, "--no-wait")
     assert r.returncode == 0, r.stdout + r.stderr
     grid_dir = tmp_path / "slurm" / "smoke"

@@ -56,6 +56,7 @@ from .apply import apply_plan
 from .geometry import POLICIES, Plan, check_rate, make_plan
 
 DEFAULT_POLICY = "phase"
+EXPORT_FORMAT = "sfi_mos.sfi.SFIConv1d/1"
 DESIGNS = ("freq_ls", "time")
 
 
@@ -74,6 +75,12 @@ class SFIConv1d(nn.Module):
                  sinc_half_length: int = 16, sinc_band: str = "input", bias: bool = False,
                  naf_norm: str = "fixed", naf_lowpass: str = "always", mgf_convention: str = "suite"):
         super().__init__()
+        # constructor arguments, so ``export``/``from_export`` rebuild the layer without its model
+        self.config = dict(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size,
+                           stride=stride, ref_sample_rate=ref_sample_rate, filter=filter, design=design,
+                           stride_policy=stride_policy, n_freq=n_freq, naf_features=naf_features,
+                           naf_hidden=list(naf_hidden), max_freq_hz=float(max_freq_hz),
+                           sinc_half_length=sinc_half_length, sinc_band=sinc_band)
         where = "SFIConv1d"
         for name, v in dict(in_channels=in_channels, out_channels=out_channels,
                             kernel_size=kernel_size, stride=stride, n_freq=n_freq,
@@ -238,6 +245,22 @@ class SFIConv1d(nn.Module):
         from .fit import fit_to
 
         return fit_to(self, weight, fs, steps=steps, lr=lr, stopband_weight=stopband_weight)
+
+    def export(self) -> dict:
+        """Plain dict (``torch.load(weights_only=True)``-safe): constructor arguments and weights."""
+        return {"format": EXPORT_FORMAT, "config": dict(self.config),
+                "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()}}
+
+    @classmethod
+    def from_export(cls, blob: dict) -> "SFIConv1d":
+        if not isinstance(blob, dict) or blob.get("format") != EXPORT_FORMAT:
+            raise InputError("SFIConv1d.from_export", f"not an exported SFI layer (expected format {EXPORT_FORMAT!r})")
+        cfg = dict(blob["config"])
+        cfg["naf_hidden"] = tuple(cfg["naf_hidden"])
+        with torch.random.fork_rng(devices=[]):  # rebuilding must not move the caller's RNG
+            layer = cls(**cfg)
+        layer.load_state_dict(blob["state_dict"])
+        return layer
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -6,7 +6,7 @@ pull in torch.
 """
 from __future__ import annotations
 
-from .configs import DistillConfig, MOSTrainConfig, PredictConfig, ScoreConfig
+from .configs import DistillConfig, MOSTrainConfig, PeersConfig, PredictConfig, ProbeConfig, ScoreConfig
 
 STAGES: dict[str, tuple[type, str]] = {
     "distill": (DistillConfig, "sfi_mos.train.distill:run"),
@@ -14,5 +14,7 @@ STAGES: dict[str, tuple[type, str]] = {
     "finetune": (MOSTrainConfig, "sfi_mos.train.mos_stage:run"),
     "predict": (PredictConfig, "sfi_mos.train.predict_stage:run"),
     "score": (ScoreConfig, "sfi_mos.train.score_stage:run"),
+    "probe": (ProbeConfig, "sfi_mos.train.probe_stage:run"),
+    "peers": (PeersConfig, "sfi_mos.train.peers_stage:run"),
 }
 

@@ -166,3 +166,33 @@ class ScoreConfig:
     data: DataSpec = field(default_factory=lambda: DataSpec("track3", "data/track3"))
     bootstrap: int = 1000
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """The high-band probe of one cell (``sfi_mos.probe``): its fold ensemble on blind-spot twins."""
+
+    runs: tuple[str, ...] = ()  # fine-tune run dirs (the fold models), as PredictConfig.runs
+    # "probe": a synthetic corpus's probe folder (DIR/probe); "track3": twins made in memory from the
+    # corpus's eval clips at >= 24 kHz (real data has no probe folder)
+    data: DataSpec = field(default_factory=lambda: DataSpec("probe", "data/probe"))
+    student_run: str | None = None  # distill run of an SFI cell: front-end diagnostics
+    init_run: str | None = None  # pretrain run of the cell: front-end diagnostics
+    batch_size: int = 4
+    bootstrap: int = 1000  # draws of the twin-group bootstrap
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PeersConfig:
+    """Offline third-party MOS predictors (``sfi_mos.peers``) on the eval split and the probe twins."""
+
+    data: DataSpec = field(default_factory=lambda: DataSpec("track3", "data/track3"))
+    probe: DataSpec = field(default_factory=lambda: DataSpec("probe", "data/probe"))
+    peers: tuple[str, ...] = ("dnsmos", "distillmos")
+    # installed version of each peer's package when the graph was built ("" = not installed), so
+    # installing the `peers` extra later gives a new run id and the peers run again
+    versions: tuple[str, ...] = ()
+    splits: tuple[str, ...] = ("eval",)
+    bootstrap: int = 1000
+    seed: int = 0

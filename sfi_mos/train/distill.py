@@ -11,7 +11,8 @@ optimiser, the torch/numpy/python RNG states (dropout, WavLM's layer-drop draw) 
 
 ``steps == 0`` is the paper's "without distillation" control (``NO_DISTILL_STEPS``): the
 teacher-initialised student is saved untrained. Outputs: ``config.json``/``env.json`` (rundir.start),
-``log.csv`` (step, sample_rate, loss), ``student.pt``, ``metrics.json``, and ``done.json`` last.
+``log.csv`` (step, sample_rate, loss), ``sfi_init.pt`` (the initial SFI layer), ``student.pt``,
+``metrics.json``, and ``done.json`` last.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ TEACHER_RATE = 16000
 AGREEMENT_RATES = (24000, 48000)
 MAX_EVAL_CLIPS = 8
 FINAL_LOSS_WINDOW = 10
+SFI_INIT = "sfi_init.pt"  # the SFI layer right after initialisation (teacher fit or random)
 
 
 # --- data: a pure function of (seed, step) --------------------------------------------------------
@@ -231,6 +233,9 @@ def run(cfg: DistillConfig, run_dir) -> dict:
         student = SFIStudent.from_teacher(base, cfg.sfi, cfg.init, cfg.fit_steps, cfg.seed).to(device)
         if cfg.steps == NO_DISTILL_STEPS and base is not teacher:
             copy_encoder(student, teacher)
+        # the initial SFI layer alone (its analog filters, ~1 MB for the paper model): the front-end
+        # diagnostics (sfi_mos.probe.frontend) compare it with the layer after each training stage
+        torch_save(run_dir / SFI_INIT, student.sfi.export())
         before = evaluate(student, teacher, eval_clips, eval_rates, device)
         step, log = 0, []
     else:

@@ -49,7 +49,7 @@ def _grid_unknown(tmp: Path) -> Setup:
 
 
 def _only_matches_nothing(tmp: Path) -> Setup:
-    return _fake(["--results", "results", "--only", "sfi-bert-*"], names=("--only",), absent=("results/smoke/data",))
+    return _fake(["--results", "results", "--only", "authors-bert-*"], names=("--only",), absent=("results/smoke/data",))
 
 
 def _data_bad_spec(tmp: Path) -> Setup:

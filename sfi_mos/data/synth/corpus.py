@@ -21,10 +21,10 @@ from sfi_mos.config import to_dict
 from sfi_mos.errors import InputError
 
 from . import plan, tts
-from .layout import content_hash, write_bvcc, write_manifest_csv, write_track3, write_wav
+from .layout import content_hash, write_bvcc, write_manifest_csv, write_probe, write_track3, write_wav
 from .render import Renderer
 
-GENERATOR_VERSION = "1.0.0"  # bump whenever the bytes a seed produces change
+GENERATOR_VERSION = "1.1.0"  # bump whenever the bytes a seed produces change
 DEFAULT_RATES = (16000, 24000, 48000)
 VOICES = ("builtin", "auto")
 
@@ -164,19 +164,31 @@ def _build(root: Path, params: dict) -> dict:
         "track3": plan.track3_clips(seed, spec, rates, tools),
         "bvcc": plan.bvcc_clips(seed, spec, tools),
         "unlabelled": plan.unlabelled_clips(seed, spec),
+        "probe": plan.probe_clips(seed, spec, rates),
     }
     rendered: dict[str, dict] = {k: {} for k in clips}
     everything = [c for group in clips.values() for c in group]
     # grouped by source so the renderer's small cache serves all rates/methods of one recording
     for c in sorted(everything, key=lambda c: (c.corpus, c.tier, c.text, c.speaker, c.seconds, c.utt_id)):
+        if c.corpus == "probe":
+            continue
         r = renderer.clip(c)
         write_wav(root / c.relpath, r.audio, c.fs)
         rendered[c.corpus][c.utt_id] = dataclasses.replace(r, audio=np.empty(0))
+    groups: dict[str, list] = {}
+    for c in clips["probe"]:
+        groups.setdefault(c.twin, []).append(c)
+    for name in sorted(groups):  # a twin group shares one gain, so it is rendered together
+        out = renderer.twins(groups[name])
+        for c in groups[name]:
+            write_wav(root / c.relpath, out[c.utt_id].audio, c.fs)
+            rendered["probe"][c.utt_id] = dataclasses.replace(out[c.utt_id], audio=np.empty(0))
     train, evl = plan.sentence_split(seed, spec)
     counts = {"track3_clips": len(clips["track3"]), "bvcc_clips": len(clips["bvcc"]),
-              "unlabelled_clips": len(clips["unlabelled"])}
+              "unlabelled_clips": len(clips["unlabelled"]), "probe_clips": len(clips["probe"])}
     counts.update(write_track3(root / "track3", clips["track3"], rendered["track3"], seed, plan.sys_map(seed), train + evl))
     counts.update(write_bvcc(root / "bvcc", clips["bvcc"], rendered["bvcc"], seed, spec.bvcc_listeners))
+    counts.update(write_probe(root / "probe", clips["probe"], rendered["probe"]))
     write_manifest_csv(root / "manifest.csv", everything, rendered, GENERATOR_VERSION)
     used_tools = ["ffmpeg"] if any(d == "codec" for c in everything for d, _ in c.conditions) else []
     manifest = dict(params)
@@ -186,7 +198,7 @@ def _build(root: Path, params: dict) -> dict:
         "tools_used": used_tools,
         "counts": counts,
         "seconds_of_audio": round(sum(r.duration_s for g in rendered.values() for r in g.values()), 3),
-        "layout": {"track3": "track3", "bvcc": "bvcc", "unlabelled": "unlabelled"},
+        "layout": {"track3": "track3", "bvcc": "bvcc", "unlabelled": "unlabelled", "probe": "probe"},
         "content_hash": content_hash(root),
     })
     write_json(root / "manifest.json", manifest)

@@ -7,6 +7,9 @@ BVCC (VoiceMOS 2022 main track): DATA/wav/sysXXXXX-uttYYYYYYY.wav, DATA/sets/{TR
 with headerless rows ``sysID,uttID,rating,ignore,listenerinfo`` where listenerinfo is
 ``{}_AGERANGE_LISTENERID_GENDER_[ignore]_[ignore]_HEARINGIMPAIRMENT``, the *_mos_list.txt files and
 DATA/mydata_system.csv (system_ID,mean over train+dev ratings).
+Probe (blind-spot twins, ``twins``): wav/<prefix>-<rate>_twin<NN>_<clean|kind_s<k>>.wav and pairs.csv, one
+row per (clean, degraded) pair with the kind, severity, rate, both clips (ids and paths relative to the
+probe folder) and their labels by construction.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from sfi_mos.atomic import atomic_path, write_csv, write_text
 
 from . import labels
 from .degrade import CATALOGUE
-from .plan import TRACK3_PREFIX, RATE_TAGS, Clip, hexid, rng_for
+from .plan import PROBE_PREFIX, TRACK3_PREFIX, RATE_TAGS, Clip, hexid, rng_for
 
 BVCC_RATINGS_PER_CLIP = 8  # BVCC has 8 ratings per utterance
 
@@ -111,6 +114,27 @@ def write_bvcc(root: Path, clips: list[Clip], rendered: dict, seed: int, n_liste
     return counts
 
 
+PAIR_COLUMNS = ["pair_id", "twin_id", "kind", "severity", "sample_rate", "clean", "degraded", "clean_path",
+                "degraded_path", "mos_clean", "mos_degraded", "label_delta"]
+
+
+def write_probe(root: Path, clips: list[Clip], rendered: dict) -> dict[str, int]:
+    """pairs.csv of the probe folder ``root`` (= DIR/probe; the wavs are already written)."""
+    clean = {c.twin: c for c in clips if not c.conditions}
+    rows = []
+    for c in sorted((c for c in clips if c.conditions), key=lambda c: c.utt_id):
+        (kind, s), = c.conditions
+        ref = clean[c.twin]
+        a, b = rendered[ref.utt_id].mos_mixed, rendered[c.utt_id].mos_mixed
+        rows.append({"pair_id": c.utt_id.removeprefix(f"{PROBE_PREFIX}-"), "twin_id": c.twin, "kind": kind, "severity": s,
+                     "sample_rate": c.fs, "clean": ref.utt_id, "degraded": c.utt_id,
+                     "clean_path": Path(ref.relpath).relative_to("probe").as_posix(),
+                     "degraded_path": Path(c.relpath).relative_to("probe").as_posix(),
+                     "mos_clean": round(a, 6), "mos_degraded": round(b, 6), "label_delta": round(a - b, 6)})
+    write_csv(root / "pairs.csv", pd.DataFrame(rows, columns=PAIR_COLUMNS))
+    return {"probe_pairs": len(rows)}
+
+
 def write_manifest_csv(path: Path, clips: list[Clip], rendered: dict, version: str) -> None:
     rows = []
     for c in sorted(clips, key=lambda c: (c.corpus, c.relpath)):
@@ -121,11 +145,18 @@ def write_manifest_csv(path: Path, clips: list[Clip], rendered: dict, version: s
             "method": c.method, "split": c.split, "sample_rate": c.fs, "sentence": f"harvard_{c.sentence:03d}",
             "speaker": c.speaker, "duration_s": round(r.duration_s, 4),
             "degradations": json.dumps([d for d, _ in degs]), "severities": json.dumps([round(s, 4) for _, s in degs]),
-            # True when every degradation lives above 8 kHz only (a 16 kHz model cannot see it)
-            "hb_only": bool(degs) and all(CATALOGUE[d].hb_only for d, _ in degs),
+            # True when every degradation lives above 10 kHz only (a 16 kHz model cannot see it; twins: all).
+            # Not the "*SR" methods: they are 16 kHz material whose fake band starts at 8 kHz, where the
+            # resampler still passes -11 dB (8.5 kHz), so a 16 kHz model can hear them
+            "hb_only": bool(degs) and c.sr_severity is None and (
+                c.twin is not None or all(CATALOGUE[d].hb_only for d, _ in degs)),
             "effective_bandwidth_hz": round(r.b_eff, 1), "prior": r.prior,
             "mos_single": round(r.mos_single, 6), "mos_mixed": round(r.mos_mixed, 6),
             "source_engine": r.engine, "generator_version": version,
+            # probe twins: group, kind, severity and role (empty for the other corpora)
+            "twin_id": c.twin or "", "twin_kind": c.conditions[0][0] if c.twin and c.conditions else "",
+            "twin_severity": c.conditions[0][1] if c.twin and c.conditions else "",
+            "twin_role": ("degraded" if c.conditions else "clean") if c.twin else "",
         })
     write_csv(path, pd.DataFrame(rows))
 

@@ -6,6 +6,10 @@ variants (squeezed through 16 kHz, then a fake band above 8 kHz) at rates above 
 at 16 kHz, 8 at 24 and 48 kHz. Each clip also gets one per-clip condition from the degradation
 catalogue (clean, full band, or -- at >= 24 kHz -- high-band-only) with a random severity, so
 utterances differ within a system. Training clips and eval clips speak different sentences.
+
+The probe set (``probe_clips``) holds blind-spot twins (``twins``): per held-out sentence and rate
+>= 24 kHz, one clean clip (natural or nv tier, alternating) and one degraded twin per (kind, severity);
+it has its own folder and split, so it never enters training or the Track 3 metrics.
 """
 from __future__ import annotations
 
@@ -14,13 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import degrade
+from . import degrade, twins
 from .texts import HARVARD
 from .voice import TIERS
 
 METHODS = ("natural", "nv", "tts", "world")
 RATE_TAGS = {8000: "8k", 16000: "16k", 22050: "22k", 24000: "24k", 44100: "44k", 48000: "48k"}
 TRACK3_PREFIX = "synth-track3"
+PROBE_PREFIX = "synth-probe"
+PROBE_TIERS = ("natural", "nv")  # full-band tiers: their clean clips have a band above the edge
 P_CLEAN, P_HB = 0.3, 0.35  # per-clip condition mix; the rest are full-band degradations
 
 
@@ -74,6 +80,7 @@ class Clip:
     split: str
     conditions: tuple[tuple[str, float], ...]  # (degradation, severity), applied in order
     sr_severity: float | None = None  # level of the fake band of "*SR" methods
+    twin: str | None = None  # probe twin group (shared by a clean clip and its degraded twins)
 
 
 def _text(order: list[int], k: int, n_join: int = 3) -> str:
@@ -134,6 +141,27 @@ def track3_clips(seed: int, spec: SizeSpec, rates: tuple[int, ...], tools: bool)
     return sorted(clips, key=lambda c: c.utt_id)
 
 
+def probe_clips(seed: int, spec: SizeSpec, rates: tuple[int, ...]) -> list[Clip]:
+    """Twin groups: held-out sentences x rates >= 24 kHz; clean + every (kind, severity)."""
+    _, evl = sentence_split(seed, spec)
+    clips = []
+    for fs in sorted(r for r in rates if r >= twins.MIN_TWIN_FS):
+        tag = RATE_TAGS[fs]
+        for k, sent in enumerate(evl):
+            tier = PROBE_TIERS[k % len(PROBE_TIERS)]
+            group = f"{tag}_twin{k + 1:02d}"
+            variants = [("clean", ())] + [(f"{kind}_s{j + 1}", ((kind, s),)) for kind in twins.KINDS
+                                          for j, s in enumerate(twins.SEVERITIES)]
+            for suffix, cond in variants:
+                utt = f"{PROBE_PREFIX}-{group}_{suffix}"
+                clips.append(Clip(
+                    corpus="probe", utt_id=utt, relpath=f"probe/wav/{utt}.wav", system_id=f"{tag}_probe",
+                    method=tier, tier=tier, sentence=sent, text=_text(evl, k), speaker=int(sent), fs=fs,
+                    seconds=sentence_seconds(seed, spec, sent), split="probe", conditions=cond, twin=group,
+                ))
+    return sorted(clips, key=lambda c: c.utt_id)
+
+
 def sentence_seconds(seed: int, spec: SizeSpec, sent: int) -> float:
     lo, hi = spec.seconds
     return float(np.round(rng_for(seed, "seconds", sent).uniform(lo, hi), 3))
@@ -186,5 +214,5 @@ def unlabelled_clips(seed: int, spec: SizeSpec) -> list[Clip]:
     return sorted(clips, key=lambda c: c.relpath)
 
 
-__all__ = ["SIZES", "SizeSpec", "Clip", "METHODS", "RATE_TAGS", "TRACK3_PREFIX", "TIERS",
-           "track3_clips", "bvcc_clips", "unlabelled_clips", "sys_map", "sentence_split", "rng_for"]
+__all__ = ["SIZES", "SizeSpec", "Clip", "METHODS", "RATE_TAGS", "TRACK3_PREFIX", "PROBE_PREFIX", "TIERS",
+           "track3_clips", "probe_clips", "bvcc_clips", "unlabelled_clips", "sys_map", "sentence_split", "rng_for"]

@@ -12,12 +12,13 @@ from math import gcd
 import numpy as np
 from scipy.signal import resample_poly
 
-from . import degrade, labels, tts
+from . import degrade, labels, tts, twins
 from .plan import Clip, rng_for
 from .voice import TIERS, make_speaker, render
 
 MASTER_FS = 48000
 TARGET_RMS = 0.05  # -26 dBFS: leaves ~25 dB of headroom for peaks before PCM_16
+TWIN_FLOOR_DB = 60.0  # white noise floor of probe twin sources, dB below the speech RMS (~1.6 LSB rms)
 
 
 @dataclass(frozen=True)
@@ -96,3 +97,37 @@ class Renderer:
         single, mixed = labels.latent_mos(prior, degs, b_eff, c.fs)
         x = np.ascontiguousarray(x)
         return Rendered(x, len(x) / c.fs, float(b_eff), prior, engine, single, mixed)
+
+    def twins(self, group: list[Clip]) -> dict[str, Rendered]:
+        """A probe twin group (one clean clip, the rest degraded): rendered like a Track 3 clip of its
+        tier, then each twin kind applied; one gain for the whole group so that the band below the
+        edge stays the same in every twin."""
+        clean = [c for c in group if not c.conditions]
+        if len(clean) != 1 or len({(c.fs, c.tier, c.text, c.speaker, c.seconds) for c in group}) != 1:
+            raise ValueError(f"twin group {group[0].twin}: needs one clean clip and one shared source")
+        c0 = clean[0]
+        x, b_src, prior, engine = self.source(c0.tier, c0.text, c0.speaker, c0.seconds, MASTER_FS)
+        x = resample(x, MASTER_FS, c0.fs)
+        x = x[: twins.fast_length(len(x))]  # a few ms shorter: fast exact-length FFTs
+        # a shared noise floor, as any recording has: with digital silence in the pauses, the 16-bit
+        # rounding of a processed twin turns exact zeros into +-1 LSB noise that the clean twin lacks,
+        # and DNSMOS OVRL alone moves by ~0.1 MOS on that (measured), whatever the high band holds
+        floor = rng_for(self.seed, "twin-floor", c0.twin).standard_normal(len(x))
+        x = x + floor * TARGET_RMS * 10 ** (-TWIN_FLOOR_DB / 20)
+        b_clean = min(b_src, 0.95 * c0.fs / 2)
+        audio, caps = {}, {}
+        for c in group:
+            if c.conditions:
+                (kind, s), = c.conditions
+                audio[c.utt_id], caps[c.utt_id] = twins.apply(kind, x, c.fs, s, rng_for(self.seed, "twin", c.utt_id))
+            else:
+                audio[c.utt_id], caps[c.utt_id] = x, None
+        peak = max(float(np.max(np.abs(y))) for y in audio.values())
+        gain = 0.99 / peak if peak > 0.99 else 1.0
+        out = {}
+        for c in group:
+            y = np.ascontiguousarray(audio[c.utt_id] * gain)
+            kind, s = c.conditions[0] if c.conditions else (None, 0.0)
+            single, mixed, b_eff = twins.twin_mos(prior, kind, s, b_clean, caps[c.utt_id], c.fs)
+            out[c.utt_id] = Rendered(y, len(y) / c.fs, b_eff, prior, engine, single, mixed)
+        return out

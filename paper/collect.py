@@ -173,8 +173,9 @@ def read_csv_strict(path: Path, **kw) -> pd.DataFrame:
     return df
 
 
-def read_predictions(path: Path, n_expected: int | None = None) -> pd.DataFrame:
-    """predictions.csv of a predict run, checked row by row (``n_expected``: rows done.json recorded)."""
+def read_predictions(path: Path, n_expected: int | None = None, keys: tuple[str, ...] = ()) -> pd.DataFrame:
+    """predictions.csv of a predict run, checked row by row (``n_expected``: rows done.json recorded).
+    ``keys``: further columns that tell rows apart (e.g. ``peer`` in a peers run's file)."""
     df = read_csv_strict(path, dtype={"utt_id": str, "system_id": str, "split": str, "path": str})
     lacking = [c for c in PRED_COLUMNS if c not in df.columns]
     if lacking:
@@ -193,10 +194,14 @@ def read_predictions(path: Path, n_expected: int | None = None) -> pd.DataFrame:
         empty = df[col].isna().to_numpy()
         if empty.any():
             raise InputError(at(path, int(lines[int(np.flatnonzero(empty)[0])])), f"empty {col}")
-    dup = df.duplicated(["utt_id", "split"]).to_numpy()
+    lacking = [c for c in keys if c not in df.columns]
+    if lacking:
+        raise InputError(str(path), f"missing columns {lacking}; have {list(df.columns)}")
+    dup = df.duplicated([*keys, "utt_id", "split"]).to_numpy()
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
-        raise InputError(at(path, int(lines[i])), f"utterance {df['utt_id'].iloc[i]!r} ({df['split'].iloc[i]}) "
+        of = "".join(f" of {k} {df[k].iloc[i]!r}" for k in keys)
+        raise InputError(at(path, int(lines[i])), f"utterance {df['utt_id'].iloc[i]!r} ({df['split'].iloc[i]}){of} "
                                                   "appears twice")
     if n_expected is not None and len(df) != n_expected:
         raise InputError(str(path), f"{len(df)} rows, but the predict run recorded {n_expected} in {DONE} "

@@ -20,7 +20,7 @@ from sfi_mos.atomic import write_text
 
 from . import render as R
 from . import stats as S
-from .collect import Collected, Run, _lookup, _read_json, cell_of, read_predictions
+from .collect import Collected, Run, _lookup, _read_json, read_predictions
 
 KINDS = ("bandlimit", "hb_noise", "spectral_holes", "imaging")
 RATES = (24000, 48000)
@@ -73,20 +73,21 @@ def _row(label: str, role: str, status: str, reps: list[dict[str, tuple[float, f
     return row
 
 
-def _cell_label(col: Collected, run: Run) -> str | None:
+def _fold_ids(col: Collected, run: Run) -> frozenset[str] | None:
     fts = [_lookup(col.runs["finetune"], ref, run.path) for ref in run.config.get("runs", [])]
     if not fts or any(f is None for f in fts):
         return None
-    return cell_of(fts[0], col.runs, []).label
+    return frozenset(f.run_id for f in fts)
 
 
 def _probe_runs(col: Collected) -> dict[str, list[tuple[Run, dict]]]:
-    """cell label -> finished probe runs of the cells in the table, with their metrics."""
-    cells = set(col.table.cell)
+    """cell label -> finished probe runs of the cells in the table, with their metrics. A probe run
+    belongs to the cell whose predict run averages the same fold models."""
+    label_of = {_fold_ids(col, col.runs["predict"][pid]): cell for pid, cell in zip(col.table.predict_id, col.table.cell)}
     out: dict[str, list[tuple[Run, dict]]] = {}
     for run in sorted(col.runs["probe"].values(), key=lambda r: r.run_id):
-        label = _cell_label(col, run)
-        if run.done is None or label not in cells:
+        label = label_of.get(_fold_ids(col, run))
+        if run.done is None or label is None:
             continue
         out.setdefault(label, []).append((run, _read_json(run.path / "metrics.json")))
     return out
@@ -175,12 +176,8 @@ def _peer_scores(run: Run, res: dict, opt) -> list[dict[str, Any]]:
 
 
 def read_predictions_peers(path: Path) -> pd.DataFrame:
-    df = read_predictions(path)
-    if "peer" not in df.columns:
-        from sfi_mos.errors import InputError
-
-        raise InputError(str(path), "missing column 'peer' (not a peers run's predictions.csv)")
-    return df
+    """A peers run's predictions.csv: one row per (peer score, utterance)."""
+    return read_predictions(path, keys=("peer",))
 
 
 # --- rendering ---------------------------------------------------------------------------------

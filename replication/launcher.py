@@ -1,7 +1,7 @@
-"""Turn the stage graph into submitit jobs: ``local``/``debug`` in topological waves, ``slurm`` at once.
+"""Turn the stage graph into submitit jobs: ``local``/``debug`` as parents finish, ``slurm`` at once.
 
-local  submitit LocalExecutor (one subprocess per run). It has no job dependencies, so stages run
-       in waves: submit a wave (at most --max-parallel at a time), wait, go on with the next.
+local  submitit LocalExecutor (one subprocess per run). It has no job dependencies, so a run is
+       submitted once its parents are done (at most --max-parallel at a time, topological order).
 debug  submitit DebugExecutor: every run in this process, one after another (breakpoints work).
 slurm  everything in one go: one job array per (stage, parent jobs) group — the folds×seeds of a
        cell share their parents, so they form one array — and ``afterok`` dependencies on the parent
@@ -40,38 +40,46 @@ def _entry(job: Any, node: Node, cluster: str) -> dict[str, Any]:
             "stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr)}
 
 
-def run_waves(graph: Graph, grid: Grid, grid_dir: Path, cluster: str, max_parallel: int,
+def run_local(graph: Graph, grid: Grid, grid_dir: Path, cluster: str, max_parallel: int,
               threads: int | None, report: Report) -> dict[str, str]:
-    """local/debug: run the graph wave by wave; returns the final states."""
+    """local/debug: run every run as soon as its parents are done (topological order breaks ties, at
+    most ``max_parallel`` at a time), so one long run never holds back runs that do not need it;
+    returns the final states."""
     logs = grid_dir / "logs" / "%j"
-    for wave in graph.waves():
+    states = run_states(graph, grid_dir, manifest.read(grid_dir))
+    # "running" = locked by another run_all: submit anyway, the job waits for it and then returns
+    todo = [n for n in graph.nodes.values() if states[n.rel] in ("missing", "failed", "running")]
+    active: dict[str, Any] = {}
+    while True:
+        launched = False
+        for node in todo:
+            if len(active) >= max_parallel:
+                break
+            # a run whose parent did not finish (interrupted, failed) waits for the next rerun
+            if not all(states[p] == "done" for p in node.parents):
+                continue
+            todo.remove(node)
+            (grid_dir / node.rel / FAILED).unlink(missing_ok=True)  # old record; the job writes a new one
+            ex = submitit.AutoExecutor(folder=logs, cluster=cluster)
+            ex.update_parameters(timeout_min=int(grid.timeout_min[node.stage]), name=f"sfi-mos-{node.stage}")
+            job = ex.submit(stage_job(node, grid_dir, threads))
+            manifest.record(grid_dir, graph.grid, {node.rel: _entry(job, node, cluster)})
+            launched = True
+            if cluster == "debug":
+                # runs it now, in-process; a failure is recorded in failed.json by StageJob. Never ask
+                # a DebugJob done()/result(): on a failed job they run it again and open pdb.post_mortem
+                job.exception()
+                break  # re-read the states: its children may be ready now
+            active[node.rel] = job
+        for rel, job in list(active.items()):
+            if job.done():
+                del active[rel]
         states = run_states(graph, grid_dir, manifest.read(grid_dir))
-        # "running" = locked by another run_all: submit anyway, the job waits for it and then returns
-        # a run whose parent did not finish (interrupted, failed) waits for the next rerun
-        queue = [n for n in wave if states[n.rel] in ("missing", "failed", "running")
-                 and all(states[p] == "done" for p in n.parents)]
-        active: dict[str, Any] = {}
-        while queue or active:
-            while queue and len(active) < max_parallel:
-                node = queue.pop(0)
-                (grid_dir / node.rel / FAILED).unlink(missing_ok=True)  # old record; the job writes a new one
-                ex = submitit.AutoExecutor(folder=logs, cluster=cluster)
-                ex.update_parameters(timeout_min=int(grid.timeout_min[node.stage]), name=f"sfi-mos-{node.stage}")
-                job = ex.submit(stage_job(node, grid_dir, threads))
-                manifest.record(grid_dir, graph.grid, {node.rel: _entry(job, node, cluster)})
-                if cluster == "debug":
-                    # runs it now, in-process; a failure is recorded in failed.json by StageJob. Never ask
-                    # a DebugJob done()/result(): on a failed job they run it again and open pdb.post_mortem
-                    job.exception()
-                    continue
-                active[node.rel] = job
-            for rel, job in list(active.items()):
-                if job.done():
-                    del active[rel]
-            report(run_states(graph, grid_dir, manifest.read(grid_dir)))
-            if active:
-                time.sleep(0.5)
-    return run_states(graph, grid_dir, manifest.read(grid_dir))
+        report(states)
+        if not active and not launched:
+            return states
+        if active:
+            time.sleep(0.5)
 
 
 def submit_slurm(graph: Graph, grid: Grid, grid_dir: Path, profile: dict[str, Any],

@@ -68,6 +68,20 @@ def dry_run(graph: Graph, states: dict[str, str], grid_dir: Path) -> str:
     return "\n".join(out)
 
 
+def cells(grid) -> str:
+    """The grid's cells and what each is to the study: the replication (every one of the authors'
+    choices), the suite's system, a single-factor ablation, or a structural variant of them."""
+    out = [f"cells of grid {grid.name} ({len(grid.cells)}):"]
+    for c in grid.cells:
+        devs = c.deviations
+        if not devs:
+            what = "replication (the authors' recipe)" if c.base == "authors" else f"{c.base} recipe"
+        else:
+            what = f"{c.base} + " + ", ".join(f"{k}={v}" for k, v in devs.items())
+        out.append(f"  {c.name:<48} {what}")
+    return "\n".join(out)
+
+
 def orphans(graph: Graph, grid_dir: Path) -> str:
     """Run dirs under ``grid_dir`` that the grid (as resolved now) no longer has; "" when none.
 

@@ -85,6 +85,7 @@ def _main(args: argparse.Namespace) -> int:
         if args.cluster == "slurm" else {}
     states = run_states(graph, grid_dir, runs, sched)
     if args.dry_run:
+        print(monitor.cells(grid))
         print(monitor.dry_run(graph, states, grid_dir))
         full_graph = graph_mod.build(full, ins) if grid is not full else graph
         orphaned = monitor.orphans(full_graph, grid_dir)
@@ -105,8 +106,8 @@ def _main(args: argparse.Namespace) -> int:
     progress = monitor.Progress(graph, enabled=not args.no_progress)
     if args.cluster in ("local", "debug"):
         if args.wait is False:
-            print("note: --no-wait applies to --cluster slurm; local runs are driven wave by wave", file=sys.stderr)
-        states = launcher.run_waves(graph, grid, grid_dir, args.cluster, parallel, threads, progress)
+            print("note: --no-wait applies to --cluster slurm; local runs are driven by this process", file=sys.stderr)
+        states = launcher.run_local(graph, grid, grid_dir, args.cluster, parallel, threads, progress)
     else:
         setup: list[str] = []
         if args.snapshot:

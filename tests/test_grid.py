@@ -205,6 +205,11 @@ def test_paper_dry_run_counts_equal_unique_stage_configs(tmp_path, capsys):
     assert printed["all"][0] == sum(expected.values()) + 1
     assert sum(expected.values()) == 395  # 359 training/scoring runs + a probe per cell (36)
     assert not (tmp_path / "res" / "paper" / "manifest.json").exists()  # a dry run submits nothing
+    # the cells are listed with what they are: the replication and one ablation per factor
+    assert re.search(r"^  authors-hubert-s0\s+replication \(the authors' recipe\)$", out, re.M)
+    assert re.search(r"^  suite-hubert-s0\s+suite recipe$", out, re.M)
+    for f in FACTORS:
+        assert re.search(rf"^  \S+\+{f.name}=\S+-s0\s+authors \+ {f.name}=", out, re.M), f.name
 
 
 def test_paper_needs_real_data(tmp_path, capsys):

@@ -22,9 +22,17 @@ class DNSMOS(Peer):
             from speechmos import dnsmos as mod
         except ImportError as e:
             raise missing("DNSMOS (speechmos, onnxruntime, librosa)", e) from None
+        import onnxruntime as ort
+        import torch
+
         here = os.path.dirname(os.path.abspath(mod.__file__))
-        self._model = mod.DNSMOS(os.path.join(here, "dnsmos_models", "sig_bak_ovr.onnx"),
-                                 os.path.join(here, "dnsmos_models", "model_v8.onnx"))
+        paths = [os.path.join(here, "dnsmos_models", f) for f in ("sig_bak_ovr.onnx", "model_v8.onnx")]
+        self._model = mod.DNSMOS(*paths)
+        # the package's sessions take every core; a stage job gets torch's thread budget (faster on
+        # shared cores than contending threads), so rebuild them with it
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = torch.get_num_threads(), 1
+        self._model.onnx_sess, self._model.p808_onnx_sess = (ort.InferenceSession(p, opts) for p in paths)
 
     def scores(self, wave: np.ndarray, fs: int) -> dict[str, float]:
         x = np.clip(to_rate(wave, fs), -1.0, 1.0).astype(np.float32)  # the package refuses |x| > 1

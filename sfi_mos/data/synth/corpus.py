@@ -24,7 +24,7 @@ from . import plan, tts
 from .layout import content_hash, write_bvcc, write_manifest_csv, write_probe, write_track3, write_wav
 from .render import Renderer
 
-GENERATOR_VERSION = "1.1.0"  # bump whenever the bytes a seed produces change
+GENERATOR_VERSION = "1.2.0"  # bump whenever the bytes a seed produces change
 DEFAULT_RATES = (16000, 24000, 48000)
 VOICES = ("builtin", "auto")
 

@@ -51,12 +51,14 @@ def write_track3(root: Path, clips: list[Clip], rendered: dict, seed: int, smap:
     for fs in sorted({c.fs for c in clips}):
         tag = RATE_TAGS[fs]
         mos = {c.utt_id: rendered[c.utt_id].mos_single for c in train if c.fs == fs}
-        rows = labels.listening_test(mos, [f"{tag}-L{j + 1:02d}" for j in range(labels.N_LISTENERS)], rng_of(tag))
+        # listener ids are unique only inside one listening test, as in the organisers' files: L01 of
+        # the 16 kHz test and L01 of the 24 kHz test are different people (their biases differ)
+        rows = labels.listening_test(mos, [f"L{j + 1:02d}" for j in range(labels.N_LISTENERS)], rng_of(tag))
         _ratings_csv(root / "DATA" / f"utt_{tag}.csv", rows)
         counts[f"utt_{tag}"] = len(rows)
     for part, sub, group in (("val", "val", train), ("test", "test", evl)):
         mos = {c.utt_id: rendered[c.utt_id].mos_mixed for c in group}
-        names = [f"mix{part}-L{j + 1:02d}" for j in range(labels.N_LISTENERS)]
+        names = [f"L{j + 1:02d}" for j in range(labels.N_LISTENERS)]
         rows = labels.listening_test(mos, names, rng_of("mix" + part))
         _ratings_csv(root / sub / f"utt_mix_{part}.csv", rows)
         counts[f"utt_mix_{part}"] = len(rows)

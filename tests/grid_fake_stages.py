@@ -112,7 +112,7 @@ def fingerprint(root, verify=False):  # always the files as they are now
 
 def teachers(out, size="tiny", seed=0):
     paths = {}
-    for name in ("wav2vec2", "hubert", "wavlm"):
+    for name in ("wav2vec2", "hubert", "wavlm", "wavlm_base"):
         paths[name] = Path(out) / f"{name}.pt"
         write_text(paths[name], f"{name} {size} {seed}\n")
     return paths

@@ -107,7 +107,7 @@ def _debug_failure(tty: bool):
             assert "injected failure in pretrain" in r.stdout, r.stdout
             assert "(Pdb)" not in r.stdout + r.stderr
             done = _done(tmp)
-            assert len(done) == 5, done  # distill + the whole resample cell: the rest still ran
+            assert len(done) == 6, done  # distill + the whole resample cell (with its probe): the rest still ran
             assert sum(1 for _ in (tmp / "results" / "smoke").glob("pretrain/*/failed.json")) == 1
 
         return _fake(["--results", "results", "--cluster", "debug"], tty=tty, timeout=90, check=reported,
@@ -194,7 +194,7 @@ def _rerun_finished_grid(tmp: Path) -> Setup:
 
     def untouched(r) -> None:
         after = {rel: (tmp / "results" / "smoke" / rel / "done.json").read_text() for rel in _done(tmp)}
-        assert after == before and len(after) == 10
+        assert after == before and len(after) == 12
 
     return _fake(["--results", "results", "--cluster", "debug"], check=untouched)
 

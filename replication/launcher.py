@@ -48,11 +48,10 @@ def run_local(graph: Graph, grid: Grid, grid_dir: Path, cluster: str, max_parall
     logs = grid_dir / "logs" / "%j"
     states = run_states(graph, grid_dir, manifest.read(grid_dir))
     # "running" = locked by another run_all: submit anyway, the job waits for it and then returns
-    todo = [n for n in graph.nodes.values() if states[n.rel] in ("missing", "failed", "running")]
+    todo = [n for n in graph.nodes.values() if states[n.rel] in ("missing", "failed", "blocked", "running")]
     active: dict[str, Any] = {}
     while True:
-        launched = False
-        for node in todo:
+        for node in list(todo):
             if len(active) >= max_parallel:
                 break
             # a run whose parent did not finish (interrupted, failed) waits for the next rerun
@@ -64,7 +63,6 @@ def run_local(graph: Graph, grid: Grid, grid_dir: Path, cluster: str, max_parall
             ex.update_parameters(timeout_min=int(grid.timeout_min[node.stage]), name=f"sfi-mos-{node.stage}")
             job = ex.submit(stage_job(node, grid_dir, threads))
             manifest.record(grid_dir, graph.grid, {node.rel: _entry(job, node, cluster)})
-            launched = True
             if cluster == "debug":
                 # runs it now, in-process; a failure is recorded in failed.json by StageJob. Never ask
                 # a DebugJob done()/result(): on a failed job they run it again and open pdb.post_mortem
@@ -76,9 +74,10 @@ def run_local(graph: Graph, grid: Grid, grid_dir: Path, cluster: str, max_parall
                 del active[rel]
         states = run_states(graph, grid_dir, manifest.read(grid_dir))
         report(states)
-        if not active and not launched:
+        ready = any(all(states[p] == "done" for p in n.parents) for n in todo)
+        if not active and not ready:  # the rest waits on runs that failed or did not finish
             return states
-        if active:
+        if active and not ready or len(active) >= max_parallel:
             time.sleep(0.5)
 
 

@@ -50,6 +50,15 @@ class Cell:
                              f"(got distill={self.distill}, policy={self.policy!r})")
 
     @property
+    def kind(self) -> str:
+        """What a run of this cell exercises: ``sfi`` (distilled student), ``sfi-nokd`` (teacher-initialised
+        student, no distillation), ``resample``, ``resample_sr``. Pre-training, policy and seed do not
+        change the code a cell runs, only whether the pretrain stage exists."""
+        if self.variant == "sfi":
+            return "sfi" if self.distill else "sfi-nokd"
+        return self.variant
+
+    @property
     def name(self) -> str:
         parts = [self.variant, self.teacher]
         if self.variant == "sfi":

@@ -18,7 +18,7 @@ from ablations import graph as graph_mod
 from ablations import grid as grid_mod
 from sfi_mos.errors import InputError
 
-from . import inputs, launcher, manifest, monitor, profiles, snapshot, summary
+from . import costs, inputs, launcher, manifest, monitor, profiles, snapshot, summary
 from .state import run_states, slurm_states
 
 
@@ -33,6 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--profile", default=None, help="Slurm profile slurm/<NAME>.toml (or a .toml path)")
     ap.add_argument("--dry-run", action="store_true", help="print the stage graph (counts per stage, which run ids are done, which would be "
                     "submitted) and submit nothing; it does prepare the inputs: run ids hash their fingerprints")
+    ap.add_argument("--costs", default=None, metavar="FILE",
+                    help="with --dry-run: also estimate device-hours and disk from a rehearsal JSON "
+                    "(python -m replication.rehearse --json FILE)")
     ap.add_argument("--only", default=None, help="comma-separated cell names or globs, e.g. 'sfi-hubert-*'")
     ap.add_argument("--max-parallel", type=int, default=None,
                     help="local: concurrent runs (default 2); slurm: array parallelism")
@@ -57,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
+    if args.costs and not args.dry_run:
+        raise InputError("--costs", "only used with --dry-run")
+    rehearsal = costs.load(args.costs) if args.costs else None
     full = grid_mod.get(args.grid)
     grid = full.select(args.only)
     grid_dir = Path(args.results).resolve() / grid.name
@@ -69,6 +75,7 @@ def _main(args: argparse.Namespace) -> int:
     states = run_states(graph, grid_dir, runs, sched)
     if args.dry_run:
         print(monitor.dry_run(graph, states, grid_dir))
+        print("\n" + costs.dry_run_lines(graph, {c.name: c for c in grid.cells}, grid_dir, rehearsal, args.costs or ""))
         return 0
 
     wait = args.wait if args.wait is not None else True

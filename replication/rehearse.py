@@ -305,12 +305,12 @@ def _rekey(cfg: Any, records: list[dict[str, Any]]) -> Any:
 
 
 def _main(args: argparse.Namespace) -> int:
-    import torch
-
     _check(args)
     t0 = time.monotonic()
     grid = grid_mod.get(args.grid)
     cells = pick_cells(grid, args.only)
+    import torch  # after the argument checks: a typo fails in a second
+
     threads = args.threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or os.cpu_count()
     args.threads = threads
     torch.set_num_threads(threads)

@@ -7,7 +7,8 @@ What is recorded (``out``, JSON, written atomically):
 * ``wall_s``; ``setup_s`` (probe start -> the training optimiser is built) and the end time of every
   optimiser step, from torch's global optimiser step hooks;
 * memory: the process's peak RSS (``ru_maxrss``) and, per optimiser step, the peak RSS since the
-  previous step ended (Linux resets the high-water mark through ``/proc/self/clear_refs``); on CUDA
+  previous step ended (freed heap memory is returned first with glibc's ``malloc_trim``, then Linux
+  resets the high-water mark through ``/proc/self/clear_refs``); on CUDA
   also ``torch.cuda.max_memory_allocated``, reset the same way;
 * parameters handed to the optimiser, how many of them train, the optimiser state's bytes.
 
@@ -39,7 +40,18 @@ def _hwm_bytes() -> int | None:
     return None
 
 
+def _trim() -> None:
+    """Give freed heap memory back to the OS (glibc), so a window's peak RSS starts from memory in use."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _reset_hwm() -> bool:
+    _trim()
     try:
         _HWM_RESET.write_text("5")  # "5": reset the peak RSS (Linux >= 4.0)
         return True

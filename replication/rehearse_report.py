@@ -248,22 +248,24 @@ def markdown(out: dict[str, Any], full_graph, cells: dict[str, Any], work: Path)
     t_unit = "CPU s" if dev == "cpu" else "GPU s"
     lines = [f"## Rehearsal of grid `{out['grid']}` at `{out['size']}` size, {out['steps']} step(s) per stage",
              f"{out['weights']}; device {out['device_name']}, {out['torch_threads']} threads; "
-             f"times are {out['times_are']}; synthetic corpus `tiny`; work dir {work}", "",
-             f"| kind | cell | stage | steps | step ({t_unit}) | wall ({t_unit}) | peak RSS GiB | step peak GiB "
+             f"times are {out['times_are']} (load = 1-min load average of the machine when the stage ended; "
+             f"with few steps, one interval each, times on a shared machine are noisy); synthetic corpus `tiny`; "
+             f"work dir {work}", "",
+             f"| kind | cell | stage | steps | step ({t_unit}) | wall ({t_unit}) | load | peak RSS GiB | step peak GiB "
              "| params M | trainable M | optim state MiB | run dir MiB | changes from the grid config |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in out["cells"]:
         for rec in r["stages"]:
             m = rec.get("measured", {})
             chg = "; ".join(f"{c['field']} {c['grid']}->{c['rehearsal']}" for c in rec["changes"]) or "none"
             if "error" in rec:
                 lines.append(f"| {r['kind']} | {r['cell']} | {rec['stage']} | FAILED: {rec['error']} "
-                             "| | | | | | | | | " + chg + " |")
+                             "| | | | | | | | | | " + chg + " |")
                 continue
             st = step_time(m)
             lines.append(
                 f"| {r['kind']} | {r['cell']} | {rec['stage']} | {m.get('steps', 0)} | {_g(st, 1, '{:.2f}')} "
-                f"| {m['wall_s']:.1f} | {_g(m['peak_rss_bytes'])} | {_g(step_peak(m))} | {_g(m.get('params'), 1e6, '{:.1f}')} "
+                f"| {m['wall_s']:.1f} | {m.get('load_avg_1m', 0):.1f} | {_g(m['peak_rss_bytes'])} | {_g(step_peak(m))} | {_g(m.get('params'), 1e6, '{:.1f}')} "
                 f"| {_g(m.get('trainable_params'), 1e6, '{:.1f}')} | {_g(m.get('optimizer_state_bytes'), MIB, '{:,.0f}')} "
                 f"| {_g(rec['run_bytes'], MIB, '{:,.0f}')} | {chg} |")
     lines += ["", "### At the paper's batch and clip length (extrapolated)", "",

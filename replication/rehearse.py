@@ -18,6 +18,7 @@ assumption), absolute times on a GPU, where the Slurm profile's ``--time``/``--m
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -205,19 +206,12 @@ def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def cell_plan(grid: grid_mod.Grid, cell: grid_mod.Cell, ins: graph_mod.Inputs) -> list[tuple[str, Any, tuple]]:
-    """The cell's stages with fine-tuning fold 0 only (the prediction ensemble then has one model)."""
-    stages = graph_mod.cell_stages(grid, cell, ins)
-    out, first_fold = [], None
-    for stage, cfg, parents in stages:
-        if stage == "finetune":
-            if first_fold is not None:
-                continue
-            first_fold = f"finetune/{graph_mod.run_id(stage, cfg)}"
-        elif stage == "predict":
-            cfg, parents = replace(cfg, runs=(first_fold,)), (first_fold,)
-        elif stage == "score":
-            pred = next(f"predict/{graph_mod.run_id('predict', c)}" for s, c, _ in out if s == "predict")
-            cfg, parents = replace(cfg, predict_run=pred), (pred,)
+    """The cell's stages with fine-tuning fold 0 only (``_rekey`` then gives the ensemble that one model)."""
+    out, seen = [], set()
+    for stage, cfg, parents in graph_mod.cell_stages(grid, cell, ins):
+        if stage == "finetune" and stage in seen:
+            continue
+        seen.add(stage)
         out.append((stage, cfg, parents))
     return out
 
@@ -243,8 +237,6 @@ def probe(stage: str, cfg: Any, run_dir: Path, threads: int | None, in_process: 
         p = subprocess.run([sys.executable, "-m", "replication.probe", str(spec)], env=env, cwd=ROOT,
                            capture_output=True, text=True)
         if out.exists():
-            import json
-
             return json.loads(out.read_text())
         return {"error": f"probe exited {p.returncode}: {(p.stderr or p.stdout).strip().splitlines()[-1:]}"}
 

@@ -166,16 +166,15 @@ def _mos_batch(cfg: Any, batch_size: int, ratings_per_step: int) -> Any:
 
 
 def second_size(stage: str, cfg: Any, paper: Any, facts: dict[str, Any]) -> Any | None:
-    """The same config at another batch for the linear fit: half the clips per forward pass, or, when it
-    holds one clip, the clips of a whole optimiser step in one pass (MOS stages keep the ratings per step)."""
+    """The same config at a larger batch for the linear fit: twice the clips per distillation step, four
+    times the clips per MOS forward pass (short synthetic clips: a small difference would drown in the
+    allocator's noise); MOS stages keep the grid's ratings per optimiser step where they can."""
     if stage == "distill":
-        return None if cfg.steps == 0 else replace(cfg, batch_size=cfg.batch_size // 2 if cfg.batch_size > 1 else 2)
+        return None if cfg.steps == 0 else replace(cfg, batch_size=2 * cfg.batch_size)
     if stage in ("pretrain", "finetune"):
         r = facts["bvcc" if stage == "pretrain" else "track3"]["ratings_per_clip"]
-        per_step = paper.batch_size * paper.grad_accum
         clips = max(1, cfg.batch_size // r)
-        other = clips // 2 if clips > 1 else max(2, math.ceil(per_step / r))
-        return _mos_batch(cfg, other * r, per_step)
+        return _mos_batch(cfg, 4 * clips * r, paper.batch_size * paper.grad_accum)
     return None
 
 

@@ -89,11 +89,10 @@ def step_time(m: dict[str, Any]) -> float | None:
 
 
 def step_peak(m: dict[str, Any]) -> int | None:
-    """Peak memory of the last optimiser step (CUDA allocated on a GPU, else RSS)."""
-    peaks = m.get("step_peaks") or []
-    if not peaks:
-        return None
-    return peaks[-1].get("cuda", peaks[-1].get("rss")) if m.get("device") == "cuda" else peaks[-1].get("rss")
+    """Largest peak memory of an optimiser step (CUDA allocated on a GPU, else RSS)."""
+    key = "cuda" if m.get("device") == "cuda" else "rss"
+    peaks = [p.get(key) for p in m.get("step_peaks") or [] if p.get(key) is not None]
+    return max(peaks) if peaks else None
 
 
 def _point(rec: dict[str, Any]) -> dict[str, float] | None:

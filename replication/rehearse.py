@@ -271,11 +271,10 @@ def rehearse_cell(cell, plan, paper_cfgs: dict[str, Any], work: Path, args, cuda
             alt = None if args.no_fit else second_size(stage, main_cfg, paper_cfg, facts)
             if alt is not None:
                 alt_rel = f"{stage}/{graph_mod.run_id(stage, alt)}"
-                rec["second"] = {"run": alt_rel, "measured": probe(stage, alt, work / alt_rel, args.threads,
-                                                                   args.in_process),
-                                 "load": report.load_of(stage, alt, facts),
-                                 "changes": changes(main_cfg, alt, {"batch_size": "second size for the fit",
-                                                                    "grad_accum": "second size for the fit"}, stage)}
+                fit_why = {"batch_size": "second size for the fit", "grad_accum": "second size for the fit"}
+                rec["second"] = {"run": alt_rel, "load": report.load_of(stage, alt, facts),
+                                 "measured": probe(stage, alt, work / alt_rel, args.threads, args.in_process),
+                                 "changes_from_main": changes(main_cfg, alt, fit_why, stage)}
                 shutil.rmtree(work / alt_rel, ignore_errors=True)
         records.append(rec)
     return records

@@ -4,7 +4,7 @@ For one cell per kind (``Cell.kind``; ``--only`` picks among the cells), every s
 for ``--steps`` optimiser steps, from random-init (NOT pretrained) ``base``-size checkpoints in s3prl's
 formats on the synthetic corpus (16/24/48 kHz, the real Track 3 / BVCC / folder layouts). The stage
 configs are the grid's own; the only changes are listed per stage in the output with their reason:
-step and epoch caps (``DistillConfig.steps``, ``MOSTrainConfig.max_epochs``/``max_steps``), a smaller
+step caps (``DistillConfig.steps`` and ``fit_steps``, ``MOSTrainConfig.max_steps``), a smaller
 batch on the CPU, crops no longer than the synthetic clips, and one fine-tuning fold instead of all.
 
 Each stage runs in a fresh process (``replication.probe``) that records step time, peak memory,
@@ -124,6 +124,7 @@ def corpus_facts(root: Path) -> dict[str, Any]:
         if name != "unlabelled":
             utts = read_corpus(name, root / name, check_audio=False).utterances
             out[name]["ratings_per_clip"] = int(utts.n_ratings.min())
+            out[name]["train_clips"] = int((utts.split == "train").sum())
             out[name]["predicted"] = int((utts.split.isin(("dev", "eval")) & utts.mos.notna()).sum())
     return out
 
@@ -149,8 +150,9 @@ def capped(stage: str, cfg: Any, steps: int, cuda: bool, facts: dict[str, Any]) 
         return new, why
     if stage in ("pretrain", "finetune"):
         corpus = "bvcc" if stage == "pretrain" else "track3"
-        new = replace(cfg, max_epochs=1, max_steps=steps, max_seconds=_crop(facts[corpus]["min_s"]))
-        why.update(max_epochs="step cap (--steps)", max_steps="step cap (--steps)",
+        # max_epochs stays: on the small synthetic corpus an epoch can hold fewer than --steps steps
+        new = replace(cfg, max_steps=steps, max_seconds=_crop(facts[corpus]["min_s"]))
+        why.update(max_steps="step cap (--steps)",
                    max_seconds="clips cropped to one length (the shortest synthetic clip): the load of a step is known")
         r = facts[corpus]["ratings_per_clip"]
         if not cuda and stage in CPU_BATCH and cfg.batch_size > CPU_BATCH[stage] * r:
@@ -165,16 +167,19 @@ def _mos_batch(cfg: Any, batch_size: int, ratings_per_step: int) -> Any:
     return replace(cfg, batch_size=batch_size, grad_accum=max(1, math.ceil(ratings_per_step / batch_size)))
 
 
-def second_size(stage: str, cfg: Any, paper: Any, facts: dict[str, Any]) -> Any | None:
-    """The same config at a larger batch for the linear fit: twice the clips per distillation step, four
-    times the clips per MOS forward pass (short synthetic clips: a small difference would drown in the
-    allocator's noise); MOS stages keep the grid's ratings per optimiser step where they can."""
+def second_size(stage: str, cfg: Any, steps: int, facts: dict[str, Any]) -> Any | None:
+    """The same config at a larger batch for the linear fit: twice the clips per distillation step; for
+    MOS stages up to four times the clips per forward pass (short synthetic clips: a small difference would
+    drown in the allocator's noise), one pass per step, and no more clips per step than lets an epoch of
+    the synthetic corpus hold ``steps`` steps (an epoch end between two steps would add validation time)."""
     if stage == "distill":
         return None if cfg.steps == 0 else replace(cfg, batch_size=2 * cfg.batch_size)
     if stage in ("pretrain", "finetune"):
-        r = facts["bvcc" if stage == "pretrain" else "track3"]["ratings_per_clip"]
-        clips = max(1, cfg.batch_size // r)
-        return _mos_batch(cfg, 4 * clips * r, paper.batch_size * paper.grad_accum)
+        corpus = facts["bvcc" if stage == "pretrain" else "track3"]
+        train = corpus["train_clips"] * (1 if cfg.fold is None else (cfg.n_folds - 1) / cfg.n_folds)
+        clips = max(1, cfg.batch_size // corpus["ratings_per_clip"])
+        other = min(4 * clips, max(clips + 1, int(train // steps)))
+        return replace(cfg, batch_size=other * corpus["ratings_per_clip"], grad_accum=1)
     return None
 
 
@@ -268,7 +273,7 @@ def rehearse_cell(cell, plan, paper_cfgs: dict[str, Any], work: Path, args, cuda
         else:
             rec["run_bytes"], rec["big_files"] = dir_bytes(work / rel)
             rec["val_clips"] = report.val_clips(work / rel)
-            alt = None if args.no_fit else second_size(stage, main_cfg, paper_cfg, facts)
+            alt = None if args.no_fit else second_size(stage, main_cfg, args.steps, facts)
             if alt is not None:
                 alt_rel = f"{stage}/{graph_mod.run_id(stage, alt)}"
                 fit_why = {"batch_size": "second size for the fit", "grad_accum": "second size for the fit"}

@@ -161,7 +161,7 @@ def _check_rehearsal(doc: dict, kinds: set[str], steps: int) -> None:
             if stage in ("pretrain", "finetune"):
                 assert m["steps"] == steps and changed["max_steps"]["rehearsal"] == steps
                 assert 0 < m["trainable_params"] <= m["params"] and m["optimizer_state_bytes"] > 0
-                assert (changed["max_epochs"]["grid"], changed["max_epochs"]["rehearsal"]) == (50, 1)
+                assert "max_epochs" not in changed  # the step cap alone ends the run
             if stage == "distill":
                 kd = cell["kind"] == "sfi"
                 assert m["steps"] == (steps if kd else 0)

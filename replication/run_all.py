@@ -19,7 +19,7 @@ from ablations import grid as grid_mod
 from sfi_mos.atomic import check_writable
 from sfi_mos.errors import InputError
 
-from . import inputs, launcher, manifest, monitor, profiles, snapshot, summary
+from . import costs, inputs, launcher, manifest, monitor, profiles, snapshot, summary
 from .state import failure, run_states, slurm_states
 
 
@@ -47,6 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--profile", default=None, help="Slurm profile slurm/<NAME>.toml (or a .toml path)")
     ap.add_argument("--dry-run", action="store_true", help="print the stage graph (counts per stage, which run ids are done, which would be "
                     "submitted) and submit nothing; it does prepare the inputs: run ids hash their fingerprints")
+    ap.add_argument("--costs", default=None, metavar="FILE",
+                    help="with --dry-run: also estimate device-hours and disk from a rehearsal JSON "
+                    "(python -m replication.rehearse --json FILE)")
     ap.add_argument("--only", default=None, help="comma-separated cell names or globs, e.g. 'authors-hubert*,suite-*'")
     ap.add_argument("--max-parallel", type=_positive("--max-parallel"), default=None,
                     help="local: concurrent runs (default 2); slurm: array parallelism")
@@ -73,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
+    if args.costs and not args.dry_run:
+        raise InputError("--costs", "only used with --dry-run")
+    rehearsal = costs.load(args.costs) if args.costs else None
     full = grid_mod.get(args.grid)
     grid = full.select(args.only)
     grid_dir = Path(args.results).resolve() / grid.name
@@ -91,6 +97,7 @@ def _main(args: argparse.Namespace) -> int:
         orphaned = monitor.orphans(full_graph, grid_dir)
         if orphaned:
             print(orphaned)
+        print("\n" + costs.dry_run_lines(graph, {c.name: c for c in grid.cells}, grid_dir, rehearsal, args.costs or ""))
         return 0
 
     failed = [rel for rel, st in states.items() if st == "failed"]

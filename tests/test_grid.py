@@ -279,3 +279,10 @@ def test_data_argument_errors(tmp_path):
         parse_data("track4=/x")
     with pytest.raises(InputError, match="not a directory"):
         parse_data(f"track3={tmp_path / 'missing'}")
+
+
+def test_cell_kinds():
+    assert sfi_cell("hubert", "sinc", pretrain=False).kind == "sfi"
+    assert sfi_cell("wavlm", distill=False).kind == "sfi-nokd"
+    assert baseline_cell("resample_sr", "wav2vec2").kind == "resample_sr"
+    assert {c.kind for c in grid_mod.get("paper").cells} == {"sfi", "sfi-nokd", "resample", "resample_sr"}

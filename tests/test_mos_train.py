@@ -103,3 +103,19 @@ def test_resume_after_kill_equals_uninterrupted(mos_world, sfi_run, tmp_path):
     b = pd.read_csv(run_dir / "predictions.csv")
     pd.testing.assert_frame_equal(a, b)
     assert json.loads((run_dir / "done.json").read_text())["best_epoch"] == ref["best_epoch"]
+
+
+def test_step_cap_and_planned_steps(mos_world, sfi_run, tmp_path):
+    """``max_steps`` ends training after that many optimiser steps (the epoch is validated as usual), and
+    ``planned_steps`` counts exactly the steps a run takes, capped or not."""
+    from sfi_mos.data import read_corpus
+    from sfi_mos.train.mos_stage import planned_steps
+
+    ratings = read_corpus("track3", mos_world.track3).ratings
+    assert planned_steps(finetune_cfg(mos_world, max_epochs=4), ratings) == sfi_run[1]["steps"]
+    cfg = finetune_cfg(mos_world, max_epochs=3, max_steps=2, ckpt_every=0)
+    m = run(cfg, tmp_path / "capped")
+    assert m["steps"] == 2 == planned_steps(cfg, ratings) and len(m["history"]) == 1
+    assert (tmp_path / "capped" / "best.pt").exists()
+    with pytest.raises(InputError, match="max_steps"):
+        run(finetune_cfg(mos_world, max_steps=-1), tmp_path / "bad")

@@ -255,3 +255,30 @@ def test_large_style_front_end_layer_norm_conv_bias_and_normalised_input(tmp_pat
     with torch.no_grad():
         s, _ = student.set_sample_rate(16000)(wavs, torch.tensor([8000]))
     assert float((s[-1] - ours[-1]).pow(2).mean() / ours[-1].pow(2).mean()) < 0.05
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_base_size_is_the_real_base_architecture(kind):
+    """``base``: the Base models' hyper-parameters (random weights), built through s3prl's own classes."""
+    from sfi_mos.ssl import arch as archmod
+    from sfi_mos.ssl.checkpoints import tiny_arch
+
+    torch.manual_seed(0)
+    model = archmod.build(tiny_arch(kind, "base"))
+    assert archmod.conv_geometry(tiny_arch(kind, "base")) == [(512, 10, 5)] + [(512, 3, 2)] * 4 + [(512, 2, 2)] * 2
+    blocks = model.feature_extractor.conv_layers
+    # "default" extractor: one GroupNorm(512 groups) in the first block only, no conv bias
+    assert isinstance(blocks[0][2], torch.nn.GroupNorm) and blocks[0][2].num_groups == 512
+    assert not any(isinstance(m, (torch.nn.GroupNorm, torch.nn.LayerNorm)) for b in blocks[1:] for m in b)
+    assert all(b[0].bias is None for b in blocks)
+    layers = model.encoder.layers
+    assert len(layers) == 12 and model.encoder.embedding_dim == 768
+    assert layers[0].fc1.out_features == 3072 and layers[0].self_attn.num_heads == 12
+    assert model.encoder.pos_conv[0].kernel_size == (128,) and model.encoder.pos_conv[0].groups == 16
+    n = sum(p.numel() for p in model.parameters())
+    assert 94e6 < n < 96e6  # "95M" Base models, pre-training heads included
+    if kind == "wavlm":  # gated relative position bias, 320 buckets, in the first layer
+        assert layers[0].self_attn.relative_attention_bias.num_embeddings == 320
+        assert layers[0].self_attn.gru_rel_pos and layers[0].self_attn.max_distance == 800
+    if kind == "hubert":  # 500 k-means units + 4 fairseq specials, projected to 256
+        assert tuple(model.label_embs_concat.shape) == (504, 256)

@@ -147,6 +147,9 @@ class MOSTrainConfig:
     max_seconds: float | None = None  # random crop of training clips (None = whole clip)
     bf16: bool = False  # CUDA autocast only
     ckpt_every: int = 0  # steps between mid-epoch checkpoints (0 = end of epoch only)
+    # stop after this many optimiser steps (the epoch is cut short, then validated as usual); 0 = no cap,
+    # as in the authors' configs (max_epochs only). Used to rehearse a stage for a few steps.
+    max_steps: int = 0
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@
 all their ratings, so the backbone runs once per clip and the head once per rating; the loss is the
 mean over ratings. ``batch_size`` and ``grad_accum`` keep the paper's meaning in rating rows: batches
 pack whole utterances up to ``batch_size`` ratings and a step covers >= ``batch_size * grad_accum``. Schedule-free RAdam (train/eval switching), gradient accumulation, clipping, best
-checkpoint by validation loss, exact resume from ``ckpt/last.pt`` (written after an optimiser step only,
+checkpoint by validation loss, optional step cap (``max_steps``: the epoch is cut short, validated and
+the run ends), exact resume from ``ckpt/last.pt`` (written after an optimiser step only,
 with model, optimiser, RNG and the epoch/batch position; batch order and crops are functions of
 (seed, epoch), so the rest of the run replays bit for bit).
 """
@@ -44,8 +45,9 @@ def device_for() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def split_items(cfg: MOSTrainConfig, ratings: pd.DataFrame, run_dir: Path):
-    """(train utterances, validation utterances); k-fold over the training split when ``cfg.fold`` is set."""
+def split_items(cfg: MOSTrainConfig, ratings: pd.DataFrame, run_dir: Path | None):
+    """(train utterances, validation utterances); k-fold over the training split when ``cfg.fold`` is set
+    (the fold assignment is saved in ``run_dir`` unless it is None)."""
     train = ratings[ratings.split == "train"]
     if train.empty:
         raise InputError(cfg.data.root, "no ratings in the training split")
@@ -57,10 +59,24 @@ def split_items(cfg: MOSTrainConfig, ratings: pd.DataFrame, run_dir: Path):
     if not 0 <= cfg.fold < cfg.n_folds:
         raise InputError("fold", f"fold {cfg.fold} outside 0..{cfg.n_folds - 1}")
     folds = assign_folds(train[["utt_id", "sample_rate"]], cfg.n_folds, cfg.seed)
-    save_folds(folds, run_dir)
+    if run_dir is not None:
+        save_folds(folds, run_dir)
     val_ids = set(folds.utt_id[folds.fold == cfg.fold])
     is_val = train.utt_id.isin(val_ids)
     return group_ratings(train[~is_val]), group_ratings(train[is_val])
+
+
+def planned_steps(cfg: MOSTrainConfig, ratings: pd.DataFrame) -> int:
+    """Optimiser steps ``run`` takes on ``ratings`` (per-rating rows): the same split, batches and step
+    groups as training, every epoch, up to ``max_steps`` (for cost estimates; reads no audio)."""
+    units = batch_units(cfg, split_items(cfg, ratings, None)[0])
+    total = 0
+    for epoch in range(cfg.max_epochs):
+        batches = epoch_batches(units, cfg.batch_size, cfg.seed, epoch, by_ratings=True)
+        total += len(step_groups(units, batches, cfg.batch_size * cfg.grad_accum))
+        if cfg.max_steps and total >= cfg.max_steps:
+            return cfg.max_steps
+    return total
 
 
 def _resolved(spec, run_dir: Path) -> tuple:
@@ -178,6 +194,8 @@ def _check(cfg: MOSTrainConfig) -> None:
     for name in ("max_epochs", "batch_size", "grad_accum"):
         if getattr(cfg, name) < 1:
             raise InputError(name, f"must be >= 1, got {getattr(cfg, name)}")
+    if cfg.max_steps < 0:
+        raise InputError("max_steps", f"must be >= 0 (0 = no cap), got {cfg.max_steps}")
     if cfg.lr <= 0 or cfg.clip <= 0:
         raise InputError("lr/clip", f"must be > 0, got lr={cfg.lr}, clip={cfg.clip}")
     if cfg.max_seconds is not None and cfg.max_seconds <= 0.025:
@@ -223,7 +241,10 @@ def run(cfg: MOSTrainConfig, run_dir) -> dict:
         state.setdefault("resumes", []).append({k: state[k] for k in ("epoch", "batch", "step")})
     cache: dict = {}
 
+    capped = lambda: cfg.max_steps > 0 and state["step"] >= cfg.max_steps  # noqa: E731
     for epoch in range(state["epoch"], cfg.max_epochs):
+        if capped():  # a resumed run that had already reached the cap
+            break
         model.train()
         opt.train()
         batches = epoch_batches(units, cfg.batch_size, cfg.seed, epoch, by_ratings=True)
@@ -250,6 +271,8 @@ def run(cfg: MOSTrainConfig, run_dir) -> dict:
                 if cfg.ckpt_every and state["step"] % cfg.ckpt_every == 0 and bi + 1 < len(batches):
                     state["batch"] = bi + 1
                     _save_last(last, model, opt, state)
+                if capped():
+                    break
         opt.eval()  # schedule-free: evaluate (and keep) the averaged weights
         val_loss, preds = validate(model, val_items, train_listeners, device, cfg)
         m = score(preds)

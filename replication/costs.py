@@ -1,0 +1,315 @@
+"""What a grid costs: steps per run from its stage configs and corpus sizes; device-hours and disk
+from a rehearsal (``python -m replication.rehearse --json FILE``).
+
+Steps per run, in the unit each stage counts:
+
+* distill: optimiser steps, ``DistillConfig.steps``;
+* pretrain / finetune: optimiser steps, as ``mos_stage.planned_steps`` counts them on the corpus (the
+  same split, utterance packing and step groups as training, every epoch);
+* predict: forward passes, fold models x labelled utterances of the predicted splits;
+* score: one scoring of one prediction file.
+
+Corpora are read (rating tables only, no audio) when they can be; otherwise the documented sizes of
+the real corpora (``CORPUS_SIZES``) stand in, and the output says so.
+
+With a rehearsal, a run takes ``fixed_s + steps * step_s + epochs * val_clips * val_clip_s`` (figures
+per stage and cell kind, already extrapolated to the paper's batch and clip length by ``extrapolate``)
+and its disk is the bytes of the rehearsed run directory of the same stage and kind (checkpoint sizes do
+not depend on the number of steps).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sfi_mos.errors import InputError
+
+FORMAT = "sfi_mos.rehearsal/1"
+UNITS = {"distill": "optimiser steps", "pretrain": "optimiser steps", "finetune": "optimiser steps",
+         "predict": "clip x model forward passes", "score": "scorings"}
+
+
+@dataclass(frozen=True)
+class CorpusSize:
+    """Documented size of a real corpus: clips per split and rate, ratings per clip, clip lengths."""
+
+    train: dict[int, int]
+    dev: dict[int, int]
+    eval: dict[int, int]
+    ratings_per_clip: int
+    mean_s: float  # mean clip length: sets the step time
+    max_s: float  # longest clip: sets the peak memory of a batch
+    source: str
+
+
+CORPUS_SIZES = {
+    "track3": CorpusSize(
+        train={16000: 120, 24000: 240, 48000: 40}, dev={16000: 120, 24000: 240, 48000: 40},
+        eval={16000: 120, 24000: 240, 48000: 40}, ratings_per_clip=10,
+        mean_s=(360 * 4.11 + 40 * 5.0) / 400, max_s=6.85,
+        source="AudioMOS 2025 Track 3: 400 train (= dev) clips, 120/240/40 at 16/24/48 kHz, 400 eval clips, "
+               "10 ratings each; clips 4.11 s mean at 16/24 kHz, 5.0 s at 48 kHz, 6.85 s longest "
+               "(shared/research/paper_and_challenge.md 2.2, a third-party analysis of the archives)"),
+    "bvcc": CorpusSize(
+        train={16000: 4974}, dev={16000: 1066}, eval={16000: 1066}, ratings_per_clip=8,
+        mean_s=4.0, max_s=10.0,
+        source="BVCC (VoiceMOS 2022 main track, Huang et al., arXiv 2203.11389): 4974/1066/1066 "
+               "train/dev/test clips at 16 kHz, 8 ratings each -- not in the project's research notes; "
+               "clip lengths are not documented there either: 4 s mean and 10 s longest are ASSUMED"),
+}
+# distillation crops: EARS is ~100 h in ~17.2 k files (paper_and_challenge.md 1.4), ~21 s per file, so
+# nearly every crop is the full crop_seconds (assumed)
+UNLABELLED_MEAN_S = 100 * 3600 / 17200
+
+
+def ratings_table(size: CorpusSize):
+    """A per-rating table (the columns ``mos_stage`` reads) with the documented clip counts."""
+    import pandas as pd
+
+    rows = []
+    for split, per_rate in (("train", size.train), ("dev", size.dev), ("eval", size.eval)):
+        for rate, n in per_rate.items():
+            for i in range(n):
+                utt = f"{split}-{rate}-{i:05d}"
+                rows += [(utt, "", f"sys{rate}", f"L{k}", k, 3.0, rate, split)
+                         for k in range(size.ratings_per_clip)]
+    return pd.DataFrame(rows, columns=["utt_id", "wav_path", "system_id", "listener", "listener_id", "rating",
+                                       "sample_rate", "split"])
+
+
+class Corpora:
+    """Rating tables by data spec: the corpus itself when readable, else the documented sizes."""
+
+    def __init__(self, grid_dir: Path):
+        self.grid_dir = Path(grid_dir)
+        self.tables: dict[tuple[str, str], Any] = {}
+        self.documented: set[str] = set()
+
+    def ratings(self, data):
+        key = (data.kind, data.root)
+        if key not in self.tables:
+            from sfi_mos.data import read_corpus
+
+            root = Path(data.root) if Path(data.root).is_absolute() else self.grid_dir / data.root
+            try:
+                self.tables[key] = read_corpus(data.kind, root, check_audio=False).ratings
+            except (InputError, OSError, ValueError, KeyError):
+                if data.kind not in CORPUS_SIZES:
+                    raise
+                self.documented.add(data.kind)
+                self.tables[key] = ratings_table(CORPUS_SIZES[data.kind])
+        return self.tables[key]
+
+
+def node_plan(stage: str, cfg: Any, corpora: Corpora, cache: dict | None = None) -> dict[str, int]:
+    """``{"steps", "epochs", "val_clips"}`` of one run (steps in the stage's unit, see module doc)."""
+    if stage == "distill":
+        return {"steps": int(cfg.steps), "epochs": 0, "val_clips": 0}
+    if stage in ("pretrain", "finetune"):
+        from sfi_mos.train.mos_stage import planned_steps, split_items
+
+        key = (stage, cfg.data.kind, cfg.data.root, cfg.fold, cfg.n_folds, cfg.seed, cfg.batch_size,
+               cfg.grad_accum, cfg.max_epochs, cfg.max_steps)
+        if cache is not None and key in cache:
+            return cache[key]
+        ratings = corpora.ratings(cfg.data)
+        steps = planned_steps(cfg, ratings)
+        _, val = split_items(cfg, ratings, None)
+        per_epoch = planned_steps(_one_epoch(cfg), ratings)
+        out = {"steps": steps, "epochs": min(cfg.max_epochs, math.ceil(steps / max(per_epoch, 1))),
+               "val_clips": len(val)}
+        if cache is not None:
+            cache[key] = out
+        return out
+    if stage == "predict":
+        ratings = corpora.ratings(cfg.data)
+        utts = ratings[ratings.split.isin(cfg.splits)].drop_duplicates(["utt_id", "split"])
+        return {"steps": len(cfg.runs) * len(utts), "epochs": 0, "val_clips": 0}
+    return {"steps": 1, "epochs": 0, "val_clips": 0}
+
+
+def _one_epoch(cfg):
+    from dataclasses import replace
+
+    return replace(cfg, max_epochs=1, max_steps=0)
+
+
+# --- extrapolation (pure arithmetic; the rehearsal measures, this scales) -------------------------------
+def line(x1: float, y1: float, x2: float, y2: float) -> tuple[float, float]:
+    """(intercept, slope) of the line through two points."""
+    if x1 == x2:
+        raise ValueError("two measurements at the same size cannot be fitted")
+    slope = (y2 - y1) / (x2 - x1)
+    return y1 - slope * x1, slope
+
+
+def extrapolate(a: dict[str, float], b: dict[str, float] | None, paper: dict[str, float]) -> dict[str, Any]:
+    """Step peak memory and step time at the paper's load from measurements at one or two loads.
+
+    A measurement: ``clips`` per forward pass (batch), ``clip_s`` seconds per clip, ``clips_per_step``,
+    ``step_s``, ``peak`` (bytes of the step's peak). ``paper``: ``clips``, ``clip_s_max`` (longest clip:
+    memory), ``clip_s_mean`` (time), ``clips_per_step``. Memory is fitted linearly in audio seconds per
+    forward pass (batch x clip length), time linearly in audio seconds per step; with one measurement
+    time scales in proportion and memory is not extrapolated.
+    """
+    out: dict[str, Any] = {}
+    work = lambda m: m["clips_per_step"] * m["clip_s"]  # noqa: E731
+    paper_work = paper["clips_per_step"] * paper["clip_s_mean"]
+    if b is not None and work(a) != work(b):
+        t0, tau = line(work(a), a["step_s"], work(b), b["step_s"])
+        if t0 < 0 or tau < 0:  # noise: fall back to proportional scaling of the larger measurement
+            t0, tau = 0.0, b["step_s"] / work(b)
+        out["step_s"] = t0 + tau * paper_work
+        out["time_fit"] = {"intercept_s": t0, "s_per_audio_s": tau}
+    else:
+        out["step_s"] = a["step_s"] * paper_work / work(a)
+        out["time_fit"] = {"intercept_s": 0.0, "s_per_audio_s": a["step_s"] / work(a)}
+    if b is not None and a["clips"] * a["clip_s"] != b["clips"] * b["clip_s"]:
+        m0, k = line(a["clips"] * a["clip_s"], a["peak"], b["clips"] * b["clip_s"], b["peak"])
+        k = max(k, 0.0)
+        out["peak"] = m0 + k * paper["clips"] * paper["clip_s_max"]
+        out["memory_fit"] = {"intercept_bytes": m0, "bytes_per_audio_s": k}
+    else:
+        out["peak"] = None
+        out["memory_fit"] = None
+    return out
+
+
+def run_seconds(plan: dict[str, int], cost: dict[str, float]) -> float:
+    return (cost.get("fixed_s") or 0.0) + plan["steps"] * cost["step_s"] \
+        + plan["epochs"] * plan["val_clips"] * (cost.get("val_clip_s") or 0.0)
+
+
+# --- the rehearsal file ---------------------------------------------------------------------------------
+def load(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(str(p), f"cannot read rehearsal JSON: {e}") from e
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("costs"), dict):
+        raise InputError(str(p), f"not a rehearsal result (expected format {FORMAT!r}; "
+                         "write one with python -m replication.rehearse --json FILE)")
+    return data
+
+
+def cost_for(costs: dict[str, Any], stage: str, kind: str) -> tuple[dict[str, Any] | None, str]:
+    """The rehearsal's figures for (stage, kind); another kind's of the same stage when that is missing."""
+    per = costs.get(stage, {})
+    if kind in per:
+        return per[kind], kind
+    family = [k for k in per if k.split("-")[0] == kind.split("-")[0]]
+    for k in family + sorted(per):
+        return per[k], k
+    return None, ""
+
+
+# --- printed lines ------------------------------------------------------------------------------------
+def human_bytes(n: float | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def _steps_text(values: list[int]) -> str:
+    distinct = sorted(set(values))
+    if len(distinct) <= 3:
+        return " / ".join(f"{v:,}" for v in distinct)
+    return f"{distinct[0]:,}-{distinct[-1]:,}"
+
+
+def grid_costs(graph, cells: dict[str, Any], grid_dir: Path, rehearsal: dict[str, Any] | None = None):
+    """Per stage: runs, steps per run, total steps, and with a rehearsal device-seconds and bytes."""
+    from ablations.grid import STAGE_ORDER
+
+    corpora, cache = Corpora(grid_dir), {}
+    rows: dict[str, dict[str, Any]] = {s: {"runs": 0, "steps": [], "seconds": 0.0, "bytes": 0, "proxies": set(),
+                                           "max_run_s": 0.0} for s in STAGE_ORDER}
+    for node in graph.nodes.values():
+        plan = node_plan(node.stage, node.config, corpora, cache)
+        row = rows[node.stage]
+        row["runs"] += 1
+        row["steps"].append(plan["steps"])
+        if rehearsal is not None:
+            kind = cells[node.cells[0]].kind
+            cost, used = cost_for(rehearsal["costs"], node.stage, kind)
+            if cost is None:
+                row["seconds"] = None
+                continue
+            if used != kind:
+                row["proxies"].add(f"{kind}<-{used}")
+            if row["seconds"] is not None:
+                s = run_seconds(plan, cost)
+                row["seconds"] += s
+                row["max_run_s"] = max(row["max_run_s"], s)
+            row["bytes"] += int(cost.get("run_bytes") or 0)
+    return rows, sorted(corpora.documented)
+
+
+def dry_run_lines(graph, cells: dict[str, Any], grid_dir: Path, rehearsal: dict[str, Any] | None = None,
+                  source: str = "") -> str:
+    rows, documented = grid_costs(graph, cells, grid_dir, rehearsal)
+    speedup = rehearsal.get("assumed_gpu_speedup") if rehearsal and rehearsal.get("device") == "cpu" else None
+    head = f"cost of grid {graph.grid}"
+    if documented:
+        head += f" (steps from the documented sizes of {', '.join(documented)}: corpus not readable here)"
+    out = [head + ":", f"{'stage':<10}{'runs':>6}{'steps/run':>18}{'total steps':>16}"
+           + (f"{'device-h':>12}{'disk':>11}" if rehearsal else "")
+           + (f"{'GPU-h (assumed)':>17}" if speedup else "") + "  unit"]
+    tot_s, tot_b = 0.0, 0
+    for stage, r in rows.items():
+        if not r["runs"]:
+            continue
+        line_ = f"{stage:<10}{r['runs']:>6}{_steps_text(r['steps']):>18}{sum(r['steps']):>16,}"
+        if rehearsal:
+            hours = None if r["seconds"] is None else r["seconds"] / 3600
+            line_ += f"{'-' if hours is None else f'{hours:,.1f}':>12}{human_bytes(r['bytes']):>11}"
+            if speedup:
+                line_ += f"{'-' if hours is None else f'{hours / speedup:,.1f}':>17}"
+            tot_s = None if hours is None or tot_s is None else tot_s + r["seconds"]
+            tot_b += r["bytes"]
+        out.append(line_ + f"  {UNITS[stage]}")
+    if rehearsal:
+        total_h = "-" if tot_s is None else f"{tot_s / 3600:,.1f}"
+        out.append(f"{'all':<10}{sum(r['runs'] for r in rows.values()):>6}{'':>18}{'':>16}{total_h:>12}"
+                   f"{human_bytes(tot_b):>11}"
+                   + (f"{'-' if tot_s is None else f'{tot_s / 3600 / speedup:,.1f}':>17}" if speedup else ""))
+        out.append(_basis(rehearsal, source))
+        proxies = sorted({p for r in rows.values() for p in r["proxies"]})
+        if proxies:
+            out.append("  kinds without a rehearsal use another kind's figures: " + ", ".join(proxies))
+    return "\n".join(out)
+
+
+def _basis(rehearsal: dict[str, Any], source: str) -> str:
+    dev = rehearsal.get("device", "cpu")
+    what = (f"{dev} times measured by the rehearsal ({rehearsal.get('device_name', dev)}, "
+            f"{rehearsal.get('torch_threads')} threads)")
+    if dev == "cpu":
+        what = f"CPU times measured by the rehearsal ({rehearsal.get('torch_threads')} threads): NOT GPU hours"
+        speedup = rehearsal.get("assumed_gpu_speedup")
+        if speedup:
+            what += f"; the file also assumes a GPU speed-up of {speedup}x (an assumption, not a measurement)"
+    return (f"  device-hours: {what}; steps x step time at the paper's batch and clip length, extrapolated "
+            f"from {rehearsal.get('size', '?')}-size models, {rehearsal.get('steps')} step(s) per stage"
+            + (f" ({source})" if source else "") + "; disk: checkpoints + outputs per run")
+
+
+# --- Slurm profile checks -------------------------------------------------------------------------------
+def mem_bytes(text: str | int | None) -> int | None:
+    """Slurm --mem value ("64G", "500M", "4096" = MB) in bytes."""
+    if text is None or text == "":
+        return None
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*", str(text), re.I)
+    if not m:
+        raise InputError("profile mem", f"cannot read memory request {text!r}")
+    mult = {"": 2 ** 20, "K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30, "T": 2 ** 40}[m.group(2).upper()]
+    return int(float(m.group(1)) * mult)

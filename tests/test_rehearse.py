@@ -1,0 +1,201 @@
+"""Grid costs: the rehearsal (every kind at tiny size; one cell at base size, slow), the extrapolation
+arithmetic against hand-computed numbers, and the cost lines of ``run_all --dry-run [--costs]``."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from ablations import graph as G
+from ablations import grid as grid_mod
+from replication import costs
+from sfi_mos.errors import InputError
+
+from grid_fixtures import inputs, real_data_dirs
+
+
+# --- arithmetic ---------------------------------------------------------------------------------------
+def test_extrapolation_matches_hand_computed_fixture():
+    a = {"clips": 1, "clip_s": 2.0, "clips_per_step": 1, "step_s": 3.0, "peak": 1000}
+    b = {"clips": 2, "clip_s": 2.0, "clips_per_step": 2, "step_s": 5.0, "peak": 1600}
+    paper = {"clips": 8, "clip_s_max": 20.0, "clip_s_mean": 10.0, "clips_per_step": 8}
+    ex = costs.extrapolate(a, b, paper)
+    # time: 3 s at 2 audio-s, 5 s at 4 audio-s -> 1 s + 1 s per audio-s; paper step = 8 x 10 s = 80 audio-s
+    assert ex["step_s"] == pytest.approx(81.0)
+    assert ex["time_fit"] == {"intercept_s": pytest.approx(1.0), "s_per_audio_s": pytest.approx(1.0)}
+    # memory: 1000 B at 2 audio-s per pass, 1600 B at 4 -> 400 B + 300 B/s; paper pass = 8 x 20 s = 160 s
+    assert ex["peak"] == pytest.approx(400 + 300 * 160)
+    one = costs.extrapolate(a, None, paper)  # one size: time in proportion, memory not extrapolated
+    assert one["step_s"] == pytest.approx(3.0 * 80 / 2) and one["peak"] is None
+    noisy = costs.extrapolate(a, {**b, "step_s": 2.0}, paper)  # a negative slope is noise: proportional to b
+    assert noisy["step_s"] == pytest.approx(2.0 / 4 * 80)
+    plan = {"steps": 10, "epochs": 2, "val_clips": 5}
+    assert costs.run_seconds(plan, {"fixed_s": 7.0, "step_s": 1.5, "val_clip_s": 0.2}) == pytest.approx(24.0)
+    assert costs.mem_bytes("64G") == 64 * 2 ** 30 and costs.mem_bytes("500M") == 500 * 2 ** 20
+    assert costs.mem_bytes("4096") == 4096 * 2 ** 20 and costs.mem_bytes(None) is None
+    with pytest.raises(InputError, match="memory request"):
+        costs.mem_bytes("lots")
+
+
+def test_paper_loads_follow_the_batch_packing():
+    from replication.rehearse_report import paper_load
+
+    g = grid_mod.get("paper")
+    # pretrain: 32 ratings = 4 BVCC clips of 8 ratings per pass; 64 ratings = 8 clips per step
+    pre = paper_load("pretrain", g.pretrain)
+    assert (pre["clips"], pre["clips_per_step"], pre["clip_s_max"]) == (4, 8, costs.CORPUS_SIZES["bvcc"].max_s)
+    # finetune: batch 1 rating still holds one whole clip (10 ratings); 24 ratings -> 3 clips per step
+    ft = paper_load("finetune", g.finetune)
+    assert (ft["clips"], ft["clips_per_step"], ft["clip_s_max"]) == (1, 3, 6.85)
+    d = paper_load("distill", g.distill)
+    assert (d["clips"], d["clip_s_max"], d["clip_s_mean"], d["fit_steps"]) == (8, 20.0, 20.0, 300)
+
+
+# --- the grid's steps and costs -----------------------------------------------------------------------
+def _rows(text: str) -> dict[str, list[str]]:
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^(distill|pretrain|finetune|predict|score|all)\s+(\d+)\s+(.*)$", line)
+        if m:
+            out[m.group(1)] = [m.group(2)] + re.split(r"\s{2,}", m.group(3).strip())
+    return out
+
+
+def _fake_rehearsal() -> dict:
+    return {"format": costs.FORMAT, "device": "cpu", "torch_threads": 2, "size": "base", "steps": 2, "costs": {
+        "distill": {"sfi": {"fixed_s": 100.0, "step_s": 0.5, "run_bytes": 10 ** 9},
+                    "sfi-nokd": {"fixed_s": 50.0, "step_s": 0.0, "run_bytes": 5 * 10 ** 8}},
+        "pretrain": {"sfi": {"fixed_s": 0.0, "step_s": 1.0, "val_clip_s": 0.1, "run_bytes": 2 * 10 ** 9}},
+        "score": {"sfi": {"fixed_s": 0.0, "step_s": 36.0, "run_bytes": 1000}}}}
+
+
+def test_cost_lines_of_the_paper_grid_by_hand():
+    grid = grid_mod.get("paper")
+    graph = G.build(grid, inputs())  # corpus roots that do not exist: documented sizes stand in
+    cells = {c.name: c for c in grid.cells}
+    text = costs.dry_run_lines(graph, cells, costs.Path("/nonexistent"))
+    assert "documented sizes of bvcc, track3" in text
+    rows = _rows(text)
+    # 9 distillations of 200k steps, 3 "no distillation" controls of 0
+    assert rows["distill"][:3] == ["12", "0 / 200,000", "1,800,000"]
+    # BVCC: 4974 clips, 8 per step -> ceil(4974 / 8) = 622 steps per epoch x 50 epochs
+    assert rows["pretrain"][:3] == ["18", "31,100", f"{18 * 31_100:,}"]
+    # predict: 7 fold models x (400 dev + 400 eval clips)
+    assert rows["predict"][:3] == ["33", "5,600", f"{33 * 5600:,}"]
+    # finetune: every training clip is validated in exactly one fold; 3 clips per step, 50 epochs
+    corpora, plans = costs.Corpora(costs.Path("/nonexistent")), []
+    for n in graph.nodes.values():
+        if n.stage == "finetune" and n.cells[0] == grid.cells[0].name:
+            plans.append(costs.node_plan("finetune", n.config, corpora))
+    assert len(plans) == 7 and sum(p["val_clips"] for p in plans) == 400
+    assert all(p["steps"] == 50 * -(-(400 - p["val_clips"]) // 3) for p in plans)
+
+    priced = costs.dry_run_lines(graph, cells, costs.Path("/nonexistent"), _fake_rehearsal())
+    rows = _rows(priced)
+    # distill: 9 x (100 s + 200000 x 0.5 s) + 3 x 50 s = 901 050 s = 250.3 h; 9 x 1 GB + 3 x 0.5 GB
+    assert rows["distill"][3:5] == ["250.3", "10.5 GB"]
+    # pretrain (every kind priced like sfi): 31 100 x 1 s + 50 epochs x 1066 dev clips x 0.1 s, x 18 runs
+    assert rows["pretrain"][3] == f"{18 * (31_100 + 50 * 1066 * 0.1) / 3600:,.1f}"
+    assert rows["score"][3:5] == [f"{33 * 36 / 3600:,.1f}", "33.0 KB"]
+    assert rows["finetune"][3] == "-"  # no rehearsal of that stage: no estimate, and no total
+    assert rows["all"][1] == "-"
+    assert "CPU times" in priced and "NOT GPU hours" in priced and "resample<-sfi" in priced
+
+
+def test_run_all_dry_run_prints_costs(tmp_path, capsys):
+    from replication import run_all
+
+    data = real_data_dirs(tmp_path)
+    rehearsal = tmp_path / "rehearsal.json"
+    rehearsal.write_text(json.dumps(_fake_rehearsal()))
+    argv = ["--grid", "paper", "--only", "sfi-hubert-phase-kd-pt-s0", "--data", data, "--results",
+            str(tmp_path / "res"), "--dry-run"]
+    assert run_all.main(argv) == 0
+    rows = _rows(capsys.readouterr().out.split("cost of grid")[1])
+    assert rows["finetune"][0] == "7" and rows["distill"][:3] == ["1", "200,000", "200,000"]
+    assert run_all.main(argv + ["--costs", str(rehearsal)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^distill\s+1\s+200,000\s+200,000\s+27\.8\s+1\.0 GB", out, re.M)  # (100 + 1e5 s) / 3600
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert run_all.main(argv + ["--costs", str(bad)]) == 2
+    assert "not a rehearsal result" in capsys.readouterr().err
+    assert run_all.main(argv[:-1] + ["--costs", str(rehearsal)]) == 2
+    assert "only used with --dry-run" in capsys.readouterr().err
+
+
+def test_profile_checks_warn_when_a_request_is_too_small():
+    from replication.rehearse_report import profile_checks
+
+    grid = grid_mod.get("paper")
+    out = {"assumed_gpu_speedup": None, "costs": {"distill": {"sfi": {"peak_rss_bytes_measured": 10 * 2 ** 30}},
+                                                 "score": {"sfi": {"peak_rss_bytes_measured": 9 * 2 ** 30}}},
+           "grid_totals": {"distill": {"runs": 12, "max_run_hours": 30.0},
+                           "score": {"runs": 33, "max_run_hours": 0.1}}}
+    ci = profile_checks("ci", grid, out, cuda=False)  # CPU partition: CPU measurements compare
+    assert any(x.startswith("WARNING distill") and "1 requeue(s)" in x for x in ci)
+    ex = profile_checks("example", grid, out, cuda=False)
+    assert any(x.startswith("distill: not checked") for x in ex)  # a GPU stage vs a CPU rehearsal
+    assert "WARNING score: host memory need 9.0 GiB vs --mem 8G" in ex
+    assumed = profile_checks("example", grid, {**out, "assumed_gpu_speedup": 1.0}, cuda=False)
+    assert any("ASSUMED 1.0x" in x and "WARNING distill" in x for x in assumed)
+    out["grid_totals"]["distill"]["max_run_hours"] = 200.0
+    assert any("it will fail" in x for x in profile_checks("ci", grid, out, cuda=False))
+
+
+# --- rehearsals -------------------------------------------------------------------------------------------
+def _check_rehearsal(doc: dict, kinds: set[str], steps: int) -> None:
+    assert doc["format"] == costs.FORMAT and "NOT pretrained" in doc["weights"]
+    assert {c["kind"] for c in doc["cells"]} == kinds
+    for cell in doc["cells"]:
+        stages = {r["stage"]: r for r in cell["stages"]}
+        assert set(stages) == ({"pretrain", "finetune", "predict", "score"}
+                               | ({"distill"} if cell["kind"].startswith("sfi") else set()))
+        for stage, rec in stages.items():
+            assert "error" not in rec, (cell["cell"], stage, rec.get("error"))
+            m = rec["measured"]
+            assert m["wall_s"] > 0 and m["peak_rss_bytes"] > 0 and rec["run_bytes"] > 0
+            changed = {c["field"]: c for c in rec["changes"]}
+            assert all(c["why"] for c in rec["changes"]), rec["changes"]
+            if stage in ("pretrain", "finetune"):
+                assert m["steps"] == steps and changed["max_steps"]["rehearsal"] == steps
+                assert 0 < m["trainable_params"] <= m["params"] and m["optimizer_state_bytes"] > 0
+                assert "max_epochs" not in changed  # the step cap alone ends the run
+            if stage == "distill":
+                kd = cell["kind"] == "sfi"
+                assert m["steps"] == (steps if kd else 0)
+                assert ("steps" in changed) == kd and changed["fit_steps"]["rehearsal"] == steps
+            if stage == "predict":
+                assert changed["runs"]["grid"] == "7 fold models"
+    for stage in ("pretrain", "finetune", "predict", "score"):
+        assert set(doc["costs"][stage]) == kinds
+    assert sum(t["runs"] for t in doc["grid_totals"].values()) == 327
+
+
+def test_tiny_rehearsal_of_every_kind(tmp_path, capsys):
+    from replication import rehearse
+
+    out = tmp_path / "rehearsal.json"
+    assert rehearse.main(["--size", "tiny", "--steps", "1", "--no-fit", "--in-process", "--results",
+                          str(tmp_path / "res"), "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    _check_rehearsal(doc, {"sfi", "sfi-nokd", "resample", "resample_sr"}, 1)
+    printed = capsys.readouterr().out
+    assert "| kind | cell | stage |" in printed and "cost of grid paper" in printed
+    assert not list((tmp_path / "res" / "rehearse-paper-tiny").glob("*/*/done.json"))  # run dirs removed
+
+
+@pytest.mark.slow
+def test_base_size_rehearsal_of_one_cell(tmp_path):
+    """One SFI cell (every stage) at the real Base size for one step, in fresh processes."""
+    from replication import rehearse
+
+    out = tmp_path / "rehearsal.json"
+    assert rehearse.main(["--size", "base", "--steps", "1", "--only", "sfi-hubert-phase-kd-pt-s0", "--results",
+                          str(tmp_path / "res"), "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    _check_rehearsal(doc, {"sfi"}, 1)
+    distill = doc["cells"][0]["stages"][0]["measured"]
+    assert distill["trainable_params"] > 90e6  # a Base model, not a tiny one
+    assert doc["costs"]["distill"]["sfi"]["step_peak_bytes"] > 0  # two batch sizes were fitted

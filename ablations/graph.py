@@ -73,7 +73,11 @@ def cell_stages(grid: Grid, cell: Cell, inputs: Inputs) -> list[tuple[str, Any, 
     if cell.pretrain:
         # the authors fine-tune their SR-conditioned baselines from the plain pre-training run
         pre_kind = "resample" if cell.variant == "resample_sr" and r.sr_pretrain == "plain" else backbone.kind
-        pcfg = recipe_mod.mos_config(grid.pretrain, r, cell.variant, grid.uncapped_epochs, has_init=False)
+        ptemplate = grid.pretrain
+        if cell.variant != "sfi" and grid.pretrain_baseline_batch:
+            bs, ga = grid.pretrain_baseline_batch
+            ptemplate = replace(ptemplate, batch_size=bs, grad_accum=ga)
+        pcfg = recipe_mod.mos_config(ptemplate, r, cell.variant, grid.uncapped_epochs, has_init=False)
         pcfg = replace(pcfg, stage="pretrain", backbone=replace(backbone, kind=pre_kind), data=inputs.bvcc,
                        init_run=None, fold=None, seed=grid.base_seed)
         init = add("pretrain", pcfg, base)

@@ -128,6 +128,9 @@ class Grid:
     # epochs an "uncapped" pre-training (the authors' stop: best val loss, no cap) may run: Lightning's
     # default 1000 in the paper grid; the embedded grids cap both recipes to their budget
     uncapped_epochs: int = UNCAPPED_EPOCHS
+    # (batch_size, grad_accum) of the non-SFI backbones' pre-training where it differs from ``pretrain``'s
+    # (the authors: SFI 32 x 2, non-SFI 64 x 1, configs/mos/pretrain/pretrain_{sfi_,}*.yaml)
+    pretrain_baseline_batch: tuple[int, int] | None = None
     # wall-clock limit per stage job in minutes (Slurm --time, local executor timeout)
     timeout_min: dict[str, int] = field(default_factory=lambda: {s: 60 for s in STAGE_ORDER})
     probe: ProbeConfig = field(default_factory=ProbeConfig)  # high-band probe per cell (sfi_mos.probe)
@@ -186,7 +189,7 @@ def paper() -> Grid:
                                 lr=1e-4, clip=1.0, ckpt_every=500),
         predict=PredictConfig(splits=("dev", "eval"), batch_size=8),
         score=ScoreConfig(bootstrap=1000),
-        uncapped_epochs=UNCAPPED_EPOCHS,
+        uncapped_epochs=UNCAPPED_EPOCHS, pretrain_baseline_batch=(64, 1),
         timeout_min={"distill": 24 * 60, "pretrain": 12 * 60, "finetune": 8 * 60, "predict": 60, "score": 30,
                      "probe": 60, "peers": 60},
     )

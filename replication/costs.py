@@ -30,7 +30,8 @@ from sfi_mos.errors import InputError
 
 FORMAT = "sfi_mos.rehearsal/1"
 UNITS = {"distill": "optimiser steps", "pretrain": "optimiser steps", "finetune": "optimiser steps",
-         "predict": "clip x model forward passes", "score": "scorings"}
+         "predict": "clip x model forward passes", "score": "scorings", "probe": "twin-probe runs",
+         "peers": "peer runs"}
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def node_plan(stage: str, cfg: Any, corpora: Corpora, cache: dict | None = None)
         from sfi_mos.train.mos_stage import planned_steps, split_items
 
         key = (stage, cfg.data.kind, cfg.data.root, cfg.fold, cfg.n_folds, cfg.seed, cfg.batch_size,
-               cfg.grad_accum, cfg.max_epochs, cfg.max_steps)
+               cfg.grad_accum, cfg.max_epochs, cfg.max_steps, cfg.batching, cfg.listener_ids)
         if cache is not None and key in cache:
             return cache[key]
         ratings = corpora.ratings(cfg.data)
@@ -239,7 +240,7 @@ def grid_costs(graph, cells: dict[str, Any], grid_dir: Path, rehearsal: dict[str
         row["runs"] += 1
         row["steps"].append(plan["steps"])
         if rehearsal is not None:
-            kind = cells[node.cells[0]].kind
+            kind = cells[node.cells[0]].kind if node.cells else "grid"  # the peers run serves no cell
             cost, used = cost_for(rehearsal["costs"], node.stage, kind)
             if cost is None:
                 row["seconds"] = None
@@ -261,14 +262,15 @@ def dry_run_lines(graph, cells: dict[str, Any], grid_dir: Path, rehearsal: dict[
     head = f"cost of grid {graph.grid}"
     if documented:
         head += f" (steps from the documented sizes of {', '.join(documented)}: corpus not readable here)"
-    out = [head + ":", f"{'stage':<10}{'runs':>6}{'steps/run':>18}{'total steps':>16}"
+    w = 2 + max([16] + [len(_steps_text(r["steps"])) for r in rows.values() if r["runs"]])  # steps/run column
+    out = [head + ":", f"{'stage':<10}{'runs':>6}{'steps/run':>{w}}{'total steps':>16}"
            + (f"{'device-h':>12}{'disk':>11}" if rehearsal else "")
            + (f"{'GPU-h (assumed)':>17}" if speedup else "") + "  unit"]
     tot_s, tot_b = 0.0, 0
     for stage, r in rows.items():
         if not r["runs"]:
             continue
-        line_ = f"{stage:<10}{r['runs']:>6}{_steps_text(r['steps']):>18}{sum(r['steps']):>16,}"
+        line_ = f"{stage:<10}{r['runs']:>6}{_steps_text(r['steps']):>{w}}{sum(r['steps']):>16,}"
         if rehearsal:
             hours = None if r["seconds"] is None else r["seconds"] / 3600
             line_ += f"{'-' if hours is None else f'{hours:,.1f}':>12}{human_bytes(r['bytes']):>11}"
@@ -279,7 +281,7 @@ def dry_run_lines(graph, cells: dict[str, Any], grid_dir: Path, rehearsal: dict[
         out.append(line_ + f"  {UNITS[stage]}")
     if rehearsal:
         total_h = "-" if tot_s is None else f"{tot_s / 3600:,.1f}"
-        out.append(f"{'all':<10}{sum(r['runs'] for r in rows.values()):>6}{'':>18}{'':>16}{total_h:>12}"
+        out.append(f"{'all':<10}{sum(r['runs'] for r in rows.values()):>6}{'':>{w}}{'':>16}{total_h:>12}"
                    f"{human_bytes(tot_b):>11}"
                    + (f"{'-' if tot_s is None else f'{tot_s / 3600 / speedup:,.1f}':>17}" if speedup else ""))
         out.append(_basis(rehearsal, source))

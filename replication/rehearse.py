@@ -44,7 +44,8 @@ CORPUS_SIZE = "tiny"  # synthetic corpus: enough clips for every stage, short en
 CPU_BATCH = {"distill": 2, "pretrain": 2}  # clips per forward pass on a CPU (paper: 8 and 4)
 TRAINING = ("distill", "pretrain", "finetune")
 # config paths that name inputs (corpora, teacher files, parent runs), not hyper-parameters
-INPUT_FIELDS = ("data", "teacher", "backbone.teacher", "backbone.student_run", "init_run", "predict_run")
+INPUT_FIELDS = ("data", "teacher", "student", "backbone.teacher", "backbone.student_run", "init_run", "predict_run",
+                "student_run")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -105,6 +105,23 @@ def _utts(rates):
     return [Utterance(f"u{i:02d}", f"u{i}.wav", r, "s", "train", (0, 1), (3.0, 4.0)) for i, r in enumerate(rates)]
 
 
+@pytest.mark.parametrize("per_item", [1, 3, 10])
+def test_uniform_epoch_steps_equals_building_the_batches(per_item):
+    """The counts-only step count (cost estimates) draws exactly what epoch_batches draws."""
+    from collections import Counter
+
+    from sfi_mos.mos.data import Utterance, step_groups, uniform_epoch_steps
+
+    rng = np.random.default_rng(per_item)
+    items = [Utterance(f"u{i}", "", int(rng.choice([16000, 24000, 48000])), "s", "train", (1,) * per_item,
+                       (3.0,) * per_item) for i in range(157)]
+    counts = Counter(u.sample_rate for u in items)
+    for bs, ga in ((1, 24), (32, 2), (64, 1), (7, 3)):
+        for epoch in range(4):
+            exact = len(step_groups(items, epoch_batches(items, bs, 5, epoch, by_ratings=True), bs * ga))
+            assert uniform_epoch_steps(counts, per_item, bs, bs * ga, 5, epoch) == exact
+
+
 def test_epoch_batches_single_rate_and_deterministic():
     items = _utts([16000] * 7 + [24000] * 5 + [48000] * 6)
     b1 = epoch_batches(items, 3, seed=0, epoch=1)

@@ -2,6 +2,8 @@
 arithmetic against hand-computed numbers, and the cost lines of ``run_all --dry-run [--costs]``."""
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import re
 
@@ -42,12 +44,18 @@ def test_paper_loads_follow_the_batch_packing():
     from replication.rehearse_report import paper_load
 
     g = grid_mod.get("paper")
-    # pretrain: 32 ratings = 4 BVCC clips of 8 ratings per pass; 64 ratings = 8 clips per step
-    pre = paper_load("pretrain", g.pretrain)
+    grouped = lambda cfg: dataclasses.replace(cfg, batching="grouped")  # noqa: E731
+    # grouped: 32 ratings = 4 BVCC clips of 8 ratings per pass; 64 ratings = 8 clips per step
+    pre = paper_load("pretrain", grouped(g.pretrain))
     assert (pre["clips"], pre["clips_per_step"], pre["clip_s_max"]) == (4, 8, costs.CORPUS_SIZES["bvcc"].max_s)
-    # finetune: batch 1 rating still holds one whole clip (10 ratings); 24 ratings -> 3 clips per step
-    ft = paper_load("finetune", g.finetune)
+    # the authors' rating rows: every rating row is its own clip pass (32 per batch, 64 per step)
+    pre = paper_load("pretrain", g.pretrain)
+    assert (pre["clips"], pre["clips_per_step"]) == (32, 64)
+    # finetune grouped: batch 1 rating still holds one whole clip (10 ratings); 24 ratings -> 3 clips per step
+    ft = paper_load("finetune", grouped(g.finetune))
     assert (ft["clips"], ft["clips_per_step"], ft["clip_s_max"]) == (1, 3, 6.85)
+    ft = paper_load("finetune", g.finetune)  # rows: 1 per pass, 24 per step
+    assert (ft["clips"], ft["clips_per_step"]) == (1, 24)
     d = paper_load("distill", g.distill)
     assert (d["clips"], d["clip_s_max"], d["clip_s_mean"], d["fit_steps"]) == (8, 20.0, 20.0, 300)
 
@@ -64,10 +72,10 @@ def _rows(text: str) -> dict[str, list[str]]:
 
 def _fake_rehearsal() -> dict:
     return {"format": costs.FORMAT, "device": "cpu", "torch_threads": 2, "size": "base", "steps": 2, "costs": {
-        "distill": {"sfi": {"fixed_s": 100.0, "step_s": 0.5, "run_bytes": 10 ** 9},
-                    "sfi-nokd": {"fixed_s": 50.0, "step_s": 0.0, "run_bytes": 5 * 10 ** 8}},
-        "pretrain": {"sfi": {"fixed_s": 0.0, "step_s": 1.0, "val_clip_s": 0.1, "run_bytes": 2 * 10 ** 9}},
-        "score": {"sfi": {"fixed_s": 0.0, "step_s": 36.0, "run_bytes": 1000}}}}
+        "distill": {"authors": {"fixed_s": 100.0, "step_s": 0.5, "run_bytes": 10 ** 9},
+                    "authors-nokd": {"fixed_s": 50.0, "step_s": 0.0, "run_bytes": 5 * 10 ** 8}},
+        "pretrain": {"authors": {"fixed_s": 0.0, "step_s": 1.0, "val_clip_s": 0.1, "run_bytes": 2 * 10 ** 9}},
+        "score": {"authors": {"fixed_s": 0.0, "step_s": 36.0, "run_bytes": 1000}}}}
 
 
 def test_cost_lines_of_the_paper_grid_by_hand():
@@ -77,30 +85,35 @@ def test_cost_lines_of_the_paper_grid_by_hand():
     text = costs.dry_run_lines(graph, cells, costs.Path("/nonexistent"))
     assert "documented sizes of bvcc, track3" in text
     rows = _rows(text)
-    # 9 distillations of 200k steps, 3 "no distillation" controls of 0
-    assert rows["distill"][:3] == ["12", "0 / 200,000", "1,800,000"]
-    # BVCC: 4974 clips, 8 per step -> ceil(4974 / 8) = 622 steps per epoch x 50 epochs
-    assert rows["pretrain"][:3] == ["18", "31,100", f"{18 * 31_100:,}"]
+    # 11 distillations of 200k steps, 2 "no distillation" controls (encoder copy, full copy) of 0
+    assert rows["distill"][:3] == ["13", "0 / 200,000", "2,200,000"]
+    # BVCC: 4974 clips x 8 ratings = 39,792 rating rows. The authors' SFI pre-training, 32 rows x 2: 1243
+    # full batches and one of 16 rows, which always joins a 3-batch step -> 622 steps per epoch. Their
+    # non-SFI one, 64 x 1: 621 full batches and one of 48 rows, which joins the next batch into one
+    # step unless it comes last (1 epoch in 622) -> 621 or 622. The capped ablation: 50 x 622.
+    assert rows["pretrain"][:2] == ["22", "31,100 / 621,005 / 622,000"]
     # predict: 7 fold models x (400 dev + 400 eval clips)
-    assert rows["predict"][:3] == ["33", "5,600", f"{33 * 5600:,}"]
-    # finetune: every training clip is validated in exactly one fold; 3 clips per step, 50 epochs
-    corpora, plans = costs.Corpora(costs.Path("/nonexistent")), []
+    assert rows["predict"][:3] == ["36", "5,600", f"{36 * 5600:,}"]
+    # finetune, rating rows, 1 x 24: a fold trains on 342 or 343 clips = 3420 or 3430 rows -> 143 steps
+    # per epoch either way; grouped (suite, and the batching ablation): clips of 10 ratings, 3 per step ->
+    # 114 or 115 steps; 50 epochs each
+    corpora, plans = costs.Corpora(costs.Path("/nonexistent")), {}
     for n in graph.nodes.values():
-        if n.stage == "finetune" and n.cells[0] == grid.cells[0].name:
-            plans.append(costs.node_plan("finetune", n.config, corpora))
-    assert len(plans) == 7 and sum(p["val_clips"] for p in plans) == 400
-    assert all(p["steps"] == 50 * -(-(400 - p["val_clips"]) // 3) for p in plans)
+        if n.stage == "finetune" and n.cells[0] in ("authors-hubert-s0", "suite-hubert-s0"):
+            plans.setdefault(n.cells[0], []).append(costs.node_plan("finetune", n.config, corpora))
+    for name, per_epoch in (("authors-hubert-s0", lambda n: 143), ("suite-hubert-s0", lambda n: -(-n // 3))):
+        assert len(plans[name]) == 7 and sum(p["val_clips"] for p in plans[name]) == 400
+        assert all(p["steps"] == 50 * per_epoch(400 - p["val_clips"]) for p in plans[name])
+    assert rows["finetune"][:2] == ["252", "5,700 / 5,750 / 7,150"]
 
     priced = costs.dry_run_lines(graph, cells, costs.Path("/nonexistent"), _fake_rehearsal())
     rows = _rows(priced)
-    # distill: 9 x (100 s + 200000 x 0.5 s) + 3 x 50 s = 901 050 s = 250.3 h; 9 x 1 GB + 3 x 0.5 GB
-    assert rows["distill"][3:5] == ["250.3", "10.5 GB"]
-    # pretrain (every kind priced like sfi): 31 100 x 1 s + 50 epochs x 1066 dev clips x 0.1 s, x 18 runs
-    assert rows["pretrain"][3] == f"{18 * (31_100 + 50 * 1066 * 0.1) / 3600:,.1f}"
-    assert rows["score"][3:5] == [f"{33 * 36 / 3600:,.1f}", "33.0 KB"]
+    # distill: 11 x (100 s + 200000 x 0.5 s) + 2 x 50 s = 1 101 200 s = 305.9 h; 11 x 1 GB + 2 x 0.5 GB
+    assert rows["distill"][3:5] == ["305.9", "12.0 GB"]
+    assert rows["score"][3:5] == [f"{36 * 36 / 3600:,.1f}", "36.0 KB"]
     assert rows["finetune"][3] == "-"  # no rehearsal of that stage: no estimate, and no total
     assert rows["all"][1] == "-"
-    assert "CPU times" in priced and "NOT GPU hours" in priced and "resample<-sfi" in priced
+    assert "CPU times" in priced and "NOT GPU hours" in priced and "authors-resample<-authors" in priced
 
 
 def test_run_all_dry_run_prints_costs(tmp_path, capsys):
@@ -109,7 +122,7 @@ def test_run_all_dry_run_prints_costs(tmp_path, capsys):
     data = real_data_dirs(tmp_path)
     rehearsal = tmp_path / "rehearsal.json"
     rehearsal.write_text(json.dumps(_fake_rehearsal()))
-    argv = ["--grid", "paper", "--only", "sfi-hubert-phase-kd-pt-s0", "--data", data, "--results",
+    argv = ["--grid", "paper", "--only", "authors-hubert-s0", "--data", data, "--results",
             str(tmp_path / "res"), "--dry-run"]
     assert run_all.main(argv) == 0
     rows = _rows(capsys.readouterr().out.split("cost of grid")[1])
@@ -150,8 +163,8 @@ def _check_rehearsal(doc: dict, kinds: set[str], steps: int) -> None:
     assert {c["kind"] for c in doc["cells"]} == kinds
     for cell in doc["cells"]:
         stages = {r["stage"]: r for r in cell["stages"]}
-        assert set(stages) == ({"pretrain", "finetune", "predict", "score"}
-                               | ({"distill"} if cell["kind"].startswith("sfi") else set()))
+        assert set(stages) == ({"pretrain", "finetune", "predict", "score", "probe"}
+                               | ({"distill"} if "resample" not in cell["kind"] else set()))
         for stage, rec in stages.items():
             assert "error" not in rec, (cell["cell"], stage, rec.get("error"))
             m = rec["measured"]
@@ -163,14 +176,14 @@ def _check_rehearsal(doc: dict, kinds: set[str], steps: int) -> None:
                 assert 0 < m["trainable_params"] <= m["params"] and m["optimizer_state_bytes"] > 0
                 assert "max_epochs" not in changed  # the step cap alone ends the run
             if stage == "distill":
-                kd = cell["kind"] == "sfi"
+                kd = not cell["kind"].endswith("nokd")
                 assert m["steps"] == (steps if kd else 0)
                 assert ("steps" in changed) == kd and changed["fit_steps"]["rehearsal"] == steps
             if stage == "predict":
                 assert changed["runs"]["grid"] == "7 fold models"
     for stage in ("pretrain", "finetune", "predict", "score"):
         assert set(doc["costs"][stage]) == kinds
-    assert sum(t["runs"] for t in doc["grid_totals"].values()) == 327
+    assert sum(t["runs"] for t in doc["grid_totals"].values()) == 396  # 359 + a probe per cell + peers
 
 
 def test_tiny_rehearsal_of_every_kind(tmp_path, capsys):
@@ -180,7 +193,7 @@ def test_tiny_rehearsal_of_every_kind(tmp_path, capsys):
     assert rehearse.main(["--size", "tiny", "--steps", "1", "--no-fit", "--in-process", "--results",
                           str(tmp_path / "res"), "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
-    _check_rehearsal(doc, {"sfi", "sfi-nokd", "resample", "resample_sr"}, 1)
+    _check_rehearsal(doc, {"authors", "authors-nokd", "authors-resample", "authors-resample_sr", "suite"}, 1)
     printed = capsys.readouterr().out
     assert "| kind | cell | stage |" in printed and "cost of grid paper" in printed
     assert not list((tmp_path / "res" / "rehearse-paper-tiny").glob("*/*/done.json"))  # run dirs removed
@@ -192,10 +205,10 @@ def test_base_size_rehearsal_of_one_cell(tmp_path):
     from replication import rehearse
 
     out = tmp_path / "rehearsal.json"
-    assert rehearse.main(["--size", "base", "--steps", "1", "--only", "sfi-hubert-phase-kd-pt-s0", "--results",
+    assert rehearse.main(["--size", "base", "--steps", "1", "--only", "authors-hubert-s0", "--results",
                           str(tmp_path / "res"), "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
-    _check_rehearsal(doc, {"sfi"}, 1)
+    _check_rehearsal(doc, {"authors"}, 1)
     distill = doc["cells"][0]["stages"][0]["measured"]
     assert distill["trainable_params"] > 90e6  # a Base model, not a tiny one
-    assert doc["costs"]["distill"]["sfi"]["step_peak_bytes"] > 0  # two batch sizes were fitted
+    assert doc["costs"]["distill"]["authors"]["step_peak_bytes"] > 0  # two batch sizes were fitted

@@ -39,13 +39,15 @@ def group_ratings(ratings: pd.DataFrame) -> list[Utterance]:
     missing = need - set(ratings.columns)
     if missing:
         raise InputError("ratings", f"missing columns {sorted(missing)}")
-    items = []
-    for utt_id, g in ratings.sort_values(["utt_id", "listener_id"], kind="stable").groupby("utt_id", sort=True):
-        first = g.iloc[0]
-        items.append(Utterance(str(utt_id), str(first.wav_path), int(first.sample_rate), str(first.system_id),
-                               str(first.split), tuple(int(v) for v in g.listener_id),
-                               tuple(float(v) for v in g.rating)))
-    return items
+    df = ratings.sort_values(["utt_id", "listener_id"], kind="stable")
+    utt = df["utt_id"].astype(str).to_numpy()
+    starts = np.flatnonzero(np.r_[True, utt[1:] != utt[:-1]]) if len(utt) else np.array([], dtype=int)
+    ends = np.r_[starts[1:], len(utt)]
+    cols = {c: df[c].to_numpy() for c in ("wav_path", "sample_rate", "system_id", "split", "listener_id", "rating")}
+    return [Utterance(utt[a], str(cols["wav_path"][a]), int(cols["sample_rate"][a]), str(cols["system_id"][a]),
+                      str(cols["split"][a]), tuple(int(v) for v in cols["listener_id"][a:b]),
+                      tuple(float(v) for v in cols["rating"][a:b]))
+            for a, b in zip(starts.tolist(), ends.tolist())]
 
 
 BATCHINGS = ("rows", "grouped")
@@ -67,11 +69,17 @@ def epoch_batches(items: list[Utterance], batch_size: int, seed: int, epoch: int
     by_rate: dict[int, list[int]] = {}
     for i, u in enumerate(items):
         by_rate.setdefault(u.sample_rate, []).append(i)
+    sizes = {len(u.ratings) if by_ratings else 1 for u in items}
+    uniform = sizes.pop() if len(sizes) == 1 else None  # every item the same size (e.g. rating rows)
     batches = []
     for rate in sorted(by_rate):
         idx = np.array(by_rate[rate])
         if shuffle:
             idx = idx[rng.permutation(len(idx))]
+        if uniform is not None:  # then packing is chunking (the same batches as the loop below, faster)
+            k = max(1, batch_size // uniform)
+            batches += [idx[i:i + k].tolist() for i in range(0, len(idx), k)]
+            continue
         cur: list[int] = []
         size = 0
         for i in idx.tolist():
@@ -88,12 +96,35 @@ def epoch_batches(items: list[Utterance], batch_size: int, seed: int, epoch: int
     return batches
 
 
+def uniform_epoch_steps(counts: dict[int, int], per_item: int, batch_size: int, ratings_per_step: int,
+                        seed: int, epoch: int) -> int:
+    """len(step_groups(...)) of an epoch whose items all hold ``per_item`` ratings (``counts``: items per
+    rate), from counts alone: the same random draws as ``epoch_batches`` (a permutation per rate, then
+    one of the batches), so it agrees with it exactly, without building the batches (cost estimates)."""
+    rng = np.random.default_rng([seed, epoch])
+    k = max(1, batch_size // per_item)
+    sizes = []
+    for rate in sorted(counts):
+        rng.permutation(counts[rate])  # the item shuffle: only its draw matters here
+        n = counts[rate]
+        sizes += [k] * (n // k) + ([n % k] if n % k else [])
+    steps, acc = 0, 0
+    order = rng.permutation(len(sizes))
+    for b, i in enumerate(order):
+        acc += sizes[i] * per_item
+        if acc >= ratings_per_step or b == len(order) - 1:
+            steps, acc = steps + 1, 0
+    return steps
+
+
 def step_groups(items: list[Utterance], batches: list[list[int]], ratings_per_step: int) -> list[tuple[int, int, int]]:
     """(first batch, end batch, ratings) of each optimiser step: batches accumulate until they hold at
     least ``ratings_per_step`` ratings (the paper's effective batch); the epoch's last step may be smaller."""
+    sizes = {len(u.ratings) for u in items}
+    per_item = sizes.pop() if len(sizes) == 1 else None
     groups, start, acc = [], 0, 0
     for b, idx in enumerate(batches):
-        acc += sum(len(items[i].ratings) for i in idx)
+        acc += len(idx) * per_item if per_item is not None else sum(len(items[i].ratings) for i in idx)
         if acc >= ratings_per_step or b == len(batches) - 1:
             groups.append((start, b + 1, acc))
             start, acc = b + 1, 0

@@ -12,6 +12,7 @@ with model, optimiser, RNG and the epoch/batch position; batch order and crops a
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 import json
 import math
 import random
@@ -27,7 +28,8 @@ from ..atomic import torch_save, write_csv, write_json
 from ..errors import InputError
 from ..mos.backbone import INPUT_NORMS, build_backbone
 from ..mos.checkpoint import BEST, LISTENER_INITS, init_from_pretrain, save_model
-from ..mos.data import BATCHINGS, Utterance, epoch_batches, group_ratings, make_batch, rating_rows, step_groups
+from ..mos.data import (BATCHINGS, Utterance, epoch_batches, group_ratings, make_batch, rating_rows, step_groups,
+                        uniform_epoch_steps)
 from ..mos.head import to_mos
 from ..mos.model import MOSModel
 from .configs import MOSTrainConfig
@@ -70,10 +72,16 @@ def planned_steps(cfg: MOSTrainConfig, ratings: pd.DataFrame) -> int:
     """Optimiser steps ``run`` takes on ``ratings`` (per-rating rows): the same split, batches and step
     groups as training, every epoch, up to ``max_steps`` (for cost estimates; reads no audio)."""
     units = batch_units(cfg, split_items(cfg, ratings, None)[0])
+    per_item = {len(u.ratings) for u in units}
+    counts = Counter(u.sample_rate for u in units)
     total = 0
     for epoch in range(cfg.max_epochs):
-        batches = epoch_batches(units, cfg.batch_size, cfg.seed, epoch, by_ratings=True)
-        total += len(step_groups(units, batches, cfg.batch_size * cfg.grad_accum))
+        if len(per_item) == 1:  # rating rows, or clips that all hold as many ratings: counts suffice
+            total += uniform_epoch_steps(counts, next(iter(per_item)), cfg.batch_size,
+                                         cfg.batch_size * cfg.grad_accum, cfg.seed, epoch)
+        else:
+            batches = epoch_batches(units, cfg.batch_size, cfg.seed, epoch, by_ratings=True)
+            total += len(step_groups(units, batches, cfg.batch_size * cfg.grad_accum))
         if cfg.max_steps and total >= cfg.max_steps:
             return cfg.max_steps
     return total

@@ -13,22 +13,13 @@ import sys
 from pathlib import Path
 
 from sfi_mos.atomic import check_writable, write_text
+from sfi_mos.cli import int_at_least
 from sfi_mos.errors import InputError
 
 from . import check as C
-from . import figures, probe, probe_figures, render
+from . import probe, render
 from .collect import collect
 from .tables import Options, build, is_synthetic
-
-
-def _non_negative(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
-    return n
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,7 +28,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", default=None, help="grid name (default: the only grid present, else 'default')")
     p.add_argument("--out", default=None, help="output dir (default: <results>/<grid>/paper)")
     p.add_argument("--split", default="eval", help="labelled split to evaluate (default: eval)")
-    p.add_argument("--bootstrap", type=_non_negative, default=1000, help="bootstrap draws for CIs (default: 1000)")
+    p.add_argument("--bootstrap", type=int_at_least(0, "bootstrap"), default=1000, help="bootstrap draws for CIs (default: 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     p.add_argument("--proposed", default=None, help="cell label of the proposed system (default: SFI, "
                    "distilled, pre-trained, phase policy, HuBERT teacher)")
@@ -74,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         ptabs = probe.build(col, list(tabs.ablation.cell), opt)  # the high-band probe (own tables)
         written += probe.write_all(ptabs, env, out)
         if not a.no_figures:
-            from . import figures  # matplotlib: only when figures are drawn
+            from . import figures, probe_figures  # matplotlib: only when figures are drawn
 
             written += figures.write_all(tabs, out / "figures")
             written += probe_figures.write_all(ptabs, out / "figures")

@@ -49,6 +49,9 @@ def run_local(graph: Graph, grid: Grid, grid_dir: Path, cluster: str, max_parall
     states = run_states(graph, grid_dir, manifest.read(grid_dir))
     # "running" = locked by another run_all: submit anyway, the job waits for it and then returns
     todo = [n for n in graph.nodes.values() if states[n.rel] in ("missing", "failed", "blocked", "running")]
+    # runs that need nothing first (the distillations everything waits on, the grid's peers run), then
+    # topological order: a long root run then overlaps the rest instead of trailing it
+    todo.sort(key=lambda n: bool(n.parents))
     active: dict[str, Any] = {}
     while True:
         for node in list(todo):

@@ -17,23 +17,11 @@ from submitit.core.utils import FailedJobError
 from ablations import graph as graph_mod
 from ablations import grid as grid_mod
 from sfi_mos.atomic import check_writable
+from sfi_mos.cli import int_at_least
 from sfi_mos.errors import InputError
 
 from . import costs, inputs, launcher, manifest, monitor, profiles, snapshot, summary
 from .state import failure, run_states, slurm_states
-
-
-def _positive(flag: str):
-    def parse(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-        if n < 1:
-            raise argparse.ArgumentTypeError(f"must be a positive integer, got {n}")
-        return n
-    parse.__name__ = flag  # argparse names the type in its message
-    return parse
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,9 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="with --dry-run: also estimate device-hours and disk from a rehearsal JSON "
                     "(python -m replication.rehearse --json FILE)")
     ap.add_argument("--only", default=None, help="comma-separated cell names or globs, e.g. 'authors-hubert*,suite-*'")
-    ap.add_argument("--max-parallel", type=_positive("--max-parallel"), default=None,
+    ap.add_argument("--max-parallel", type=int_at_least(1, "--max-parallel"), default=None,
                     help="local: concurrent runs (default 2); slurm: array parallelism")
-    ap.add_argument("--threads", type=_positive("--threads"), default=None,
+    ap.add_argument("--threads", type=int_at_least(1, "--threads"), default=None,
                     help="torch threads per run (default: cores / parallel runs)")
     ap.add_argument("--wait", action=argparse.BooleanOptionalAction, default=None,
                     help="follow progress until all runs end (default: on; slurm can --no-wait)")

@@ -205,10 +205,13 @@ def _tiny(name: str, cells: tuple[Cell, ...], folds: int, size: str, distill_ste
         name=name, cells=cells, folds=folds, synthetic=size, local_teachers=True,
         distill=DistillConfig(sfi=TINY_SFI, steps=distill_steps, rates=(8000, 16000, 24000, 48000),
                               crop_seconds=1.0, batch_size=2, lr=1e-3, fit_steps=20, ckpt_every=5),
-        pretrain=MOSTrainConfig(stage="pretrain", fold=None, max_epochs=epochs, batch_size=4, grad_accum=1,
+        # ratings per optimiser step = ratings per clip (8 in BVCC, 10 in Track 3), so rating-row and
+        # utterance-grouped batching take the same number of steps, as they nearly do at the paper's
+        # sizes (64 and 24 ratings); smaller steps would give rows many more updates than grouped
+        pretrain=MOSTrainConfig(stage="pretrain", fold=None, max_epochs=epochs, batch_size=8, grad_accum=1,
                                 lr=1e-3, max_seconds=1.0, ckpt_every=0),
         finetune=MOSTrainConfig(stage="finetune", n_folds=folds, max_epochs=epochs, batch_size=1,
-                                grad_accum=2, lr=1e-3, max_seconds=1.0, ckpt_every=0),
+                                grad_accum=10, lr=1e-3, max_seconds=1.0, ckpt_every=0),
         predict=PredictConfig(splits=("dev", "eval"), batch_size=4),
         score=ScoreConfig(bootstrap=bootstrap),
         uncapped_epochs=epochs,  # pre-training stops at the budget whatever the recipe says

@@ -282,7 +282,10 @@ def test_data_argument_errors(tmp_path):
 
 
 def test_cell_kinds():
-    assert sfi_cell("hubert", "sinc", pretrain=False).kind == "sfi"
-    assert sfi_cell("wavlm", distill=False).kind == "sfi-nokd"
-    assert baseline_cell("resample_sr", "wav2vec2").kind == "resample_sr"
-    assert {c.kind for c in grid_mod.get("paper").cells} == {"sfi", "sfi-nokd", "resample", "resample_sr"}
+    # kind = base + variant / no-distillation control; single-factor ablations share their host's kind
+    assert cell("authors", "hubert", pretrain=False).kind == "authors"
+    assert cell("authors", "wavlm", distill=False).kind == "authors-nokd"
+    assert cell("suite", "wav2vec2", "resample_sr").kind == "suite-resample_sr"
+    assert cell("authors", "hubert", batching="grouped").kind == "authors"
+    assert {c.kind for c in grid_mod.get("paper").cells} == {
+        "authors", "authors-nokd", "authors-resample", "authors-resample_sr", "suite"}

@@ -22,6 +22,29 @@ def _runs(grid_dir):
     return json.loads((grid_dir / "manifest.json").read_text())["runs"]
 
 
+def _reference_then_submit_resample_cell(tmp_path):
+    """Run the smoke grid's resampling cell in-process (the reference), then submit it to Slurm
+    detached; returns the Slurm run_all args, its grid dir and one fine-tune run with its job id."""
+    only = ["--grid", "smoke", "--only", "*resample*"]
+    ref = run_all(*only, "--cluster", "debug", "--threads", "1", "--results", str(tmp_path / "ref"))
+    assert ref.returncode == 0, ref.stdout + ref.stderr
+    args = [*SLURM, "--only", "*resample*", "--results", str(tmp_path / "slurm")]
+    r = run_all(*args, "--no-wait")
+    assert r.returncode == 0, r.stdout + r.stderr
+    grid_dir = tmp_path / "slurm" / "smoke"
+    rel, job = next((rel, e["job_id"]) for rel, e in _runs(grid_dir).items() if rel.startswith("finetune/"))
+    return args, grid_dir, rel, job
+
+
+def _assert_same_metrics_as_reference(tmp_path, grid_dir):
+    got = pd.read_csv(grid_dir / "summary.csv")
+    want = pd.read_csv(tmp_path / "ref" / "smoke" / "summary.csv")
+    got, want = got[got["done"]].reset_index(drop=True), want[want["done"]].reset_index(drop=True)
+    metrics = [c for c in want.columns if c.startswith(("dev.", "eval."))]
+    assert len(got) == 1 and metrics
+    pd.testing.assert_frame_equal(got[metrics], want[metrics])
+
+
 def test_slurm_smoke_arrays_dependencies_failure_and_rerun(slurm_cluster, tmp_path, fake_stages):
     grid_dir = tmp_path / "smoke"
     grid_dir.mkdir()
@@ -140,14 +163,7 @@ def test_slurm_real_stage_preempted_gives_same_metrics(slurm_cluster, tmp_path):
     with exactly the metrics and predictions of an uninterrupted run (in-process, one thread)."""
     from replication.lock import is_held
 
-    only = ["--grid", "smoke", "--only", "*resample*"]
-    ref = run_all(*only, "--cluster", "debug", "--threads", "1", "--results", str(tmp_path / "ref"))
-    assert ref.returncode == 0, ref.stdout + ref.stderr
-    args = [*SLURM, "--only", "*resample*", "--results", str(tmp_path / "slurm")]
-    r = run_all(*args, "--no-wait")
-    assert r.returncode == 0, r.stdout + r.stderr
-    grid_dir = tmp_path / "slurm" / "smoke"
-    rel, job = next((rel, e["job_id"]) for rel, e in _runs(grid_dir).items() if rel.startswith("finetune/"))
+    args, grid_dir, rel, job = _reference_then_submit_resample_cell(tmp_path)
     deadline = time.monotonic() + 180
     # the lock is taken inside StageJob.__call__, after submitit installed its USR2 handler and before
     # the stage's (seconds long) torch/s3prl imports and training
@@ -161,12 +177,7 @@ def test_slurm_real_stage_preempted_gives_same_metrics(slurm_cluster, tmp_path):
     log = open(e["stdout"]).read() + open(e["stderr"]).read()
     assert "Caught signal SIGUSR2" in log and f"Requeued job {job}" in log
     assert log.count("Starting with JobEnvironment") == 2
-    got = pd.read_csv(grid_dir / "summary.csv")
-    want = pd.read_csv(tmp_path / "ref" / "smoke" / "summary.csv")
-    got, want = got[got["done"]].reset_index(drop=True), want[want["done"]].reset_index(drop=True)
-    metrics = [c for c in want.columns if c.startswith(("dev.", "eval."))]
-    assert len(got) == 1 and metrics
-    pd.testing.assert_frame_equal(got[metrics], want[metrics])
+    _assert_same_metrics_as_reference(tmp_path, grid_dir)
 
 
 def test_slurm_real_stage_killed_fails_visibly_and_rerun_gives_same_metrics(slurm_cluster, tmp_path):
@@ -178,14 +189,7 @@ def test_slurm_real_stage_killed_fails_visibly_and_rerun_gives_same_metrics(slur
 
     from replication.lock import holder, is_held
 
-    only = ["--grid", "smoke", "--only", "*resample*"]
-    ref = run_all(*only, "--cluster", "debug", "--threads", "1", "--results", str(tmp_path / "ref"))
-    assert ref.returncode == 0, ref.stdout + ref.stderr
-    args = [*SLURM, "--only", "*resample*", "--results", str(tmp_path / "slurm")]
-    r = run_all(*args, "--no-wait")
-    assert r.returncode == 0, r.stdout + r.stderr
-    grid_dir = tmp_path / "slurm" / "smoke"
-    rel, job = next((rel, e["job_id"]) for rel, e in _runs(grid_dir).items() if rel.startswith("finetune/"))
+    args, grid_dir, rel, job = _reference_then_submit_resample_cell(tmp_path)
     lock = grid_dir / rel / ".lock"
     deadline = time.monotonic() + 180
     while not (is_held(lock) and holder(lock).get("pid")):  # the job's own process, inside StageJob
@@ -215,9 +219,4 @@ def test_slurm_real_stage_killed_fails_visibly_and_rerun_gives_same_metrics(slur
     assert "resubmitting 1 failed run(s)" in r.stderr and f"{rel}: job {job} ended without done.json" in r.stderr
     # the killed fold and its dependents (predict, score, probe); nothing else
     assert "submitted 4 Slurm job(s)" in r.stderr, r.stderr
-    got = pd.read_csv(grid_dir / "summary.csv")
-    want = pd.read_csv(tmp_path / "ref" / "smoke" / "summary.csv")
-    got, want = got[got["done"]].reset_index(drop=True), want[want["done"]].reset_index(drop=True)
-    metrics = [c for c in want.columns if c.startswith(("dev.", "eval."))]
-    assert len(got) == 1 and metrics
-    pd.testing.assert_frame_equal(got[metrics], want[metrics])
+    _assert_same_metrics_as_reference(tmp_path, grid_dir)

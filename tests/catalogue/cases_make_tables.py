@@ -58,23 +58,22 @@ def _pred_not_utf8(tmp: Path) -> Setup:
     return _tables(names=("predictions.csv", "line 7"))
 
 
-def _pred_nan(tmp: Path) -> Setup:
-    p = _pred(_results(tmp))
+def _set_field(p: Path, line: int, col: int, value: str) -> None:
+    """Overwrite one CSV field; `line` is 1-based as in the file, the header being line 1."""
     lines = p.read_text().splitlines()
-    f = lines[4].split(",")
-    f[5] = "nan"
-    lines[4] = ",".join(f)
+    f = lines[line - 1].split(",")
+    f[col] = value
+    lines[line - 1] = ",".join(f)
     p.write_text("\n".join(lines) + "\n")
+
+
+def _pred_nan(tmp: Path) -> Setup:
+    _set_field(_pred(_results(tmp)), 5, 5, "nan")
     return _tables(names=("predictions.csv", "line 5"))
 
 
 def _pred_not_a_number(tmp: Path) -> Setup:
-    p = _pred(_results(tmp))
-    lines = p.read_text().splitlines()
-    f = lines[9].split(",")
-    f[6] = "four"
-    lines[9] = ",".join(f)
-    p.write_text("\n".join(lines) + "\n")
+    _set_field(_pred(_results(tmp)), 10, 6, "four")
     return _tables(names=("predictions.csv", "line 10"))
 
 

@@ -22,12 +22,20 @@ def _runs(grid_dir):
     return json.loads((grid_dir / "manifest.json").read_text())["runs"]
 
 
-def _reference_then_submit_resample_cell(tmp_path):
-    """Run the smoke grid's resampling cell in-process (the reference), then submit it to Slurm
-    detached; returns the Slurm run_all args, its grid dir and one fine-tune run with its job id."""
-    only = ["--grid", "smoke", "--only", "*resample*"]
-    ref = run_all(*only, "--cluster", "debug", "--threads", "1", "--results", str(tmp_path / "ref"))
+@pytest.fixture(scope="module")
+def resample_reference(tmp_path_factory):
+    """The smoke grid's resampling cell run in-process on one thread: the uninterrupted reference that
+    the preempted and the killed Slurm runs must reproduce (computed once for both)."""
+    root = tmp_path_factory.mktemp("ref")
+    ref = run_all("--grid", "smoke", "--only", "*resample*", "--cluster", "debug", "--threads", "1",
+                  "--results", str(root))
     assert ref.returncode == 0, ref.stdout + ref.stderr
+    return pd.read_csv(root / "smoke" / "summary.csv")
+
+
+def _submit_resample_cell(tmp_path):
+    """Submit the smoke grid's resampling cell to Slurm detached; returns the Slurm run_all args, its
+    grid dir and one fine-tune run with its job id."""
     args = [*SLURM, "--only", "*resample*", "--results", str(tmp_path / "slurm")]
     r = run_all(*args, "--no-wait")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -36,9 +44,8 @@ def _reference_then_submit_resample_cell(tmp_path):
     return args, grid_dir, rel, job
 
 
-def _assert_same_metrics_as_reference(tmp_path, grid_dir):
+def _assert_same_metrics(grid_dir, want):
     got = pd.read_csv(grid_dir / "summary.csv")
-    want = pd.read_csv(tmp_path / "ref" / "smoke" / "summary.csv")
     got, want = got[got["done"]].reset_index(drop=True), want[want["done"]].reset_index(drop=True)
     metrics = [c for c in want.columns if c.startswith(("dev.", "eval."))]
     assert len(got) == 1 and metrics
@@ -158,12 +165,12 @@ def test_slurm_two_concurrent_submissions_submit_each_run_once(slurm_cluster, tm
     assert all(d["code"].startswith(str(code)) for d in finished.values())
 
 
-def test_slurm_real_stage_preempted_gives_same_metrics(slurm_cluster, tmp_path):
+def test_slurm_real_stage_preempted_gives_same_metrics(slurm_cluster, tmp_path, resample_reference):
     """A real fine-tune job preempted (USR2) while it runs is requeued by submitit and the cell ends
     with exactly the metrics and predictions of an uninterrupted run (in-process, one thread)."""
     from replication.lock import is_held
 
-    args, grid_dir, rel, job = _reference_then_submit_resample_cell(tmp_path)
+    args, grid_dir, rel, job = _submit_resample_cell(tmp_path)
     deadline = time.monotonic() + 180
     # the lock is taken inside StageJob.__call__, after submitit installed its USR2 handler and before
     # the stage's (seconds long) torch/s3prl imports and training
@@ -177,10 +184,11 @@ def test_slurm_real_stage_preempted_gives_same_metrics(slurm_cluster, tmp_path):
     log = open(e["stdout"]).read() + open(e["stderr"]).read()
     assert "Caught signal SIGUSR2" in log and f"Requeued job {job}" in log
     assert log.count("Starting with JobEnvironment") == 2
-    _assert_same_metrics_as_reference(tmp_path, grid_dir)
+    _assert_same_metrics(grid_dir, resample_reference)
 
 
-def test_slurm_real_stage_killed_fails_visibly_and_rerun_gives_same_metrics(slurm_cluster, tmp_path):
+def test_slurm_real_stage_killed_fails_visibly_and_rerun_gives_same_metrics(slurm_cluster, tmp_path,
+                                                                          resample_reference):
     """kill -9 of a running real fine-tune job's process: Slurm records the job as failed, run_all
     reports it (and the dependents Slurm cancelled), and a rerun resubmits only those runs and ends
     with exactly the metrics of an uninterrupted run."""
@@ -189,7 +197,7 @@ def test_slurm_real_stage_killed_fails_visibly_and_rerun_gives_same_metrics(slur
 
     from replication.lock import holder, is_held
 
-    args, grid_dir, rel, job = _reference_then_submit_resample_cell(tmp_path)
+    args, grid_dir, rel, job = _submit_resample_cell(tmp_path)
     lock = grid_dir / rel / ".lock"
     deadline = time.monotonic() + 180
     while not (is_held(lock) and holder(lock).get("pid")):  # the job's own process, inside StageJob
@@ -219,4 +227,4 @@ def test_slurm_real_stage_killed_fails_visibly_and_rerun_gives_same_metrics(slur
     assert "resubmitting 1 failed run(s)" in r.stderr and f"{rel}: job {job} ended without done.json" in r.stderr
     # the killed fold and its dependents (predict, score, probe); nothing else
     assert "submitted 4 Slurm job(s)" in r.stderr, r.stderr
-    _assert_same_metrics_as_reference(tmp_path, grid_dir)
+    _assert_same_metrics(grid_dir, resample_reference)

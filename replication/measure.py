@@ -1,7 +1,8 @@
 """One stage run, measured: ``python -m replication.measure SPEC.json`` (a rehearsal child process).
 
 SPEC is ``{"stage", "config" (a ``to_dict`` stage config), "run_dir", "threads", "out"}``. The stage runs
-exactly as a launcher job runs it (``replication.job.StageJob``); nothing in the stage code is touched.
+as a launcher job runs it (``replication.job.StageJob``); nothing in the stage code is touched, and the
+one change, LayerDrop off (``NoLayerDrop``), is recorded.
 What is recorded (``out``, JSON, written atomically):
 
 * ``wall_s``; ``setup_s`` (measurement start -> the training optimiser is built) and the end time of every
@@ -10,6 +11,11 @@ What is recorded (``out``, JSON, written atomically):
   previous step ended (freed heap memory is returned first with glibc's ``malloc_trim``, then Linux
   resets the high-water mark through ``/proc/self/clear_refs``); on CUDA
   also ``torch.cuda.max_memory_allocated``, reset the same way;
+* activation memory: per optimiser step, the peak bytes of the tensors autograd holds for backward
+  (``SavedBytes``). Unlike RSS it does not depend on the allocator, the machine's load or what ran
+  before: the same shapes give the same bytes, so it is what the extrapolation to the paper's batch and
+  clip length fits (RSS grows by the same amount but carries allocator noise that a 100x extrapolation
+  multiplies);
 * parameters handed to the optimiser, how many of them train, the optimiser state's bytes.
 
 The *training* optimiser is the last one built: helpers that optimise something first (the SFI filter
@@ -59,6 +65,74 @@ def _reset_hwm() -> bool:
         return False
 
 
+class _Saved:
+    """What autograd stores instead of a saved tensor while counted; releasing it uncounts the tensor."""
+
+    __slots__ = ("tensor", "_owner", "_key")
+
+    def __init__(self, owner: "SavedBytes", tensor: Any, key: int, nbytes: int) -> None:
+        self.tensor, self._owner, self._key = tensor, owner, key
+        owner._add(key, nbytes)
+
+    def __del__(self) -> None:  # the graph freed it (after backward, or when the graph is dropped)
+        self._owner._drop(self._key)
+
+
+class SavedBytes:
+    """Live and peak bytes of the tensors autograd saves for backward: the training step's activations.
+
+    Counted once per storage (views of one buffer share it); parameters and their views are not
+    activations and are skipped. Installed as default ``saved_tensors_hooks`` of the calling thread, the
+    one that runs the stage's forward passes.
+    """
+
+    def __init__(self, torch: Any) -> None:
+        self._ctx = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
+        self._live: dict[int, list[int]] = {}  # storage pointer -> [bytes, saved references]
+        self.now = self.peak = 0
+
+    def _pack(self, t: Any) -> Any:
+        base = t if t._base is None else t._base
+        if base.is_leaf and base.requires_grad:  # a parameter (or a view of one)
+            return t
+        st = t.untyped_storage()
+        return _Saved(self, t, st.data_ptr(), st.nbytes())
+
+    @staticmethod
+    def _unpack(x: Any) -> Any:
+        return x.tensor if isinstance(x, _Saved) else x
+
+    def _add(self, key: int, nbytes: int) -> None:
+        rec = self._live.get(key)
+        if rec is None:
+            self._live[key] = [nbytes, 1]
+            self.now += nbytes
+            self.peak = max(self.peak, self.now)
+        else:
+            rec[1] += 1
+
+    def _drop(self, key: int) -> None:
+        rec = self._live.get(key)
+        if rec is None:
+            return
+        rec[1] -= 1
+        if rec[1] == 0:
+            self.now -= rec[0]
+            del self._live[key]
+
+    def take_peak(self) -> int:
+        """The peak since the last call; the next window starts from what is live now."""
+        out, self.peak = self.peak, self.now
+        return out
+
+    def __enter__(self) -> "SavedBytes":
+        self._ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._ctx.__exit__(*exc)
+
+
 class Meter:
     """Global optimiser hooks: per optimiser, its build time and every step's end time and peaks."""
 
@@ -73,14 +147,16 @@ class Meter:
         self._by_id: dict[int, dict[str, Any]] = {}
         self._handles: list[Any] = []
         self._orig_init = None
+        self.saved = SavedBytes(torch)
 
     def _reset(self) -> None:
         self.resettable = _reset_hwm() and self.resettable
+        self.saved.take_peak()
         if self.cuda:
             self.torch.cuda.reset_peak_memory_stats()
 
     def _peaks(self) -> dict[str, int | None]:
-        out = {"rss": _hwm_bytes()}
+        out = {"rss": _hwm_bytes(), "saved": self.saved.take_peak()}
         if self.cuda:
             self.torch.cuda.synchronize()
             out["cuda"] = int(self.torch.cuda.max_memory_allocated())
@@ -114,6 +190,7 @@ class Meter:
         self._orig_init = orig
         Optimizer.__init__ = init
         self._handles.append(register_optimizer_step_post_hook(post))
+        self.saved.__enter__()
         return self
 
     def remove(self) -> None:
@@ -121,6 +198,8 @@ class Meter:
 
         if self._orig_init is not None:
             Optimizer.__init__ = self._orig_init
+            self.saved.__exit__(None, None, None)
+            self._orig_init = None
         for h in self._handles:
             h.remove()
 
@@ -157,17 +236,43 @@ def _helper(rec: dict[str, Any]) -> dict[str, Any]:
             "step_s": sorted(gaps)[len(gaps) // 2] if gaps else None, "total_s": ends[-1] - ends[0]}
 
 
+class NoLayerDrop:
+    """LayerDrop off for the measured run: every layer runs in every step, so the step's activations are
+    the run's worst case and the same shapes give the same bytes (with Hugging Face's LayerDrop a step
+    skips a random set of layers). Dropout and time masking stay: their saved masks do not change size."""
+
+    def __enter__(self) -> "NoLayerDrop":
+        from dataclasses import replace
+
+        from sfi_mos.ssl import regularise
+
+        self._mod, self._orig = regularise, regularise.for_model
+        self.grid_values: set[float] = set()
+
+        def for_model(mode: str, family: str):
+            reg = self._orig(mode, family)
+            self.grid_values.add(reg.layerdrop)
+            return replace(reg, layerdrop=0.0)
+
+        regularise.for_model = for_model
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._mod.for_model = self._orig
+
+
 def measure(stage: str, config: dict, run_dir: str | os.PathLike, threads: int | None = None) -> dict[str, Any]:
-    """Run one stage as a job would, with the meter installed; returns the measurements."""
+    """Run one stage as a job would (LayerDrop off, see ``NoLayerDrop``), with the meter installed."""
     from .job import StageJob
 
     meter = Meter().install()
     t0 = meter.t0
     try:
-        StageJob(stage, config, str(run_dir), threads)()
+        with NoLayerDrop() as nld:
+            StageJob(stage, config, str(run_dir), threads)()
     finally:
         meter.remove()
-    return meter.summary(time.perf_counter() - t0)
+    return {**meter.summary(time.perf_counter() - t0), "layerdrop_in_config": sorted(nld.grid_values)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,8 +8,9 @@ step caps (``DistillConfig.steps`` and ``fit_steps``, ``MOSTrainConfig.max_steps
 batch on the CPU, crops no longer than the synthetic clips, and one fine-tuning fold instead of all.
 
 Each stage runs in a fresh process (``replication.measure``) that records step time, peak memory,
-parameters and optimiser state; each training stage runs once more at a second batch size, so memory
-and time can be fitted linearly and extrapolated to the paper's batch and clip lengths
+parameters, optimiser state and activation bytes (autograd's saved tensors: exact, unlike RSS); each
+training stage runs three times more, at a second batch size and at 1/2 and 3/4 of the clip length, so
+time and activation memory can be fitted and extrapolated to the paper's batch and clip lengths
 (``costs.extrapolate``). Run directory sizes give the checkpoint disk per run. Together with the
 grid's stage graph this gives the cost of the whole grid (``run_all --dry-run --costs FILE``).
 Times are of the machine it runs on: CPU times on a CPU (``--gpu-speedup`` only adds a labelled
@@ -58,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--size", default="base", choices=("base", "tiny"), help="model size (default base)")
     ap.add_argument("--results", default="results", help="work dir root: <results>/rehearse-<grid>-<size>/")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: OMP_NUM_THREADS or all cores)")
-    ap.add_argument("--no-fit", action="store_true", help="skip the second-size runs (no memory extrapolation)")
+    ap.add_argument("--no-fit", action="store_true", help="skip the fit runs (no memory extrapolation)")
     ap.add_argument("--in-process", action="store_true",
                     help="run the stages in this process (tests): memory figures then include this process")
     ap.add_argument("--profile", default="example", help="Slurm profile whose --time/--mem are checked")
@@ -185,6 +186,17 @@ def second_size(stage: str, cfg: Any, steps: int, facts: dict[str, Any]) -> Any 
     return None
 
 
+def length_size(stage: str, cfg: Any, fraction: float) -> Any | None:
+    """The same config with clips ``fraction`` as long: with the batch pair, runs at two shorter lengths
+    separate the activations that grow with clip length (convolutions, linear layers) from those that
+    grow with its square (attention) and the per-clip constant (frame rounding)."""
+    if stage == "distill":
+        return None if cfg.steps == 0 else replace(cfg, crop_seconds=_crop(cfg.crop_seconds * fraction))
+    if stage in ("pretrain", "finetune"):
+        return replace(cfg, max_seconds=_crop(cfg.max_seconds * fraction))
+    return None
+
+
 def changes(paper: Any, rehearsal: Any, why: dict[str, str], stage: str) -> list[dict[str, Any]]:
     """Every hyper-parameter that differs from the grid's config (inputs excluded), with its reason."""
     a, b = _flat(to_dict(paper)), _flat(to_dict(rehearsal))
@@ -273,18 +285,32 @@ def rehearse_cell(cell, plan, paper_cfgs: dict[str, Any], work: Path, args, cuda
             failed = stage
             rec["error"] = rec["measured"]["error"]
         else:
+            drops = [x for x in rec["measured"].get("layerdrop_in_config", []) if x and rec["measured"].get("steps")]
+            if drops:  # replication.measure.NoLayerDrop
+                rec["changes"].append({"field": "LayerDrop", "grid": max(drops), "rehearsal": 0.0,
+                                       "why": "every layer runs: the worst-case step memory, the same at every "
+                                              "step (measured step time is then an upper bound)"})
             rec["run_bytes"], rec["big_files"] = dir_bytes(work / rel)
             rec["val_clips"] = report.val_clips(work / rel)
-            alt = None if args.no_fit else second_size(stage, main_cfg, args.steps, facts)
-            if alt is not None:
-                alt_rel = f"{stage}/{graph_mod.run_id(stage, alt)}"
-                fit_why = {"batch_size": "second size for the fit", "grad_accum": "second size for the fit"}
-                rec["second"] = {"run": alt_rel, "load": report.load_of(stage, alt, facts),
-                                 "measured": measured_run(stage, alt, work / alt_rel, args.threads, args.in_process),
-                                 "changes_from_main": changes(main_cfg, alt, fit_why, stage)}
-                shutil.rmtree(work / alt_rel, ignore_errors=True)
+            rec["fit_runs"] = [] if args.no_fit else [
+                fit_run(stage, main_cfg, alt, work, args, facts, why)
+                for alt, why in ((second_size(stage, main_cfg, args.steps, facts), "batch"),
+                                 (length_size(stage, main_cfg, 0.5), "clip length"),
+                                 (length_size(stage, main_cfg, 0.75), "clip length")) if alt is not None]
         records.append(rec)
     return records
+
+
+def fit_run(stage: str, main_cfg: Any, alt: Any, work: Path, args, facts, what: str) -> dict[str, Any]:
+    """One more measured run of the stage at another load (``what``: batch or clip length), for the fits."""
+    rel = f"{stage}/{graph_mod.run_id(stage, alt)}"
+    print(f"    fit run: another {what}", file=sys.stderr, flush=True)
+    why = {k: f"another {what} for the fit" for k in ("batch_size", "grad_accum", "crop_seconds", "max_seconds")}
+    out = {"run": rel, "varies": what, "load": report.load_of(stage, alt, facts),
+           "measured": measured_run(stage, alt, work / rel, args.threads, args.in_process),
+           "changes_from_main": changes(main_cfg, alt, why, stage)}
+    shutil.rmtree(work / rel, ignore_errors=True)
+    return out
 
 
 def _rekey(cfg: Any, records: list[dict[str, Any]]) -> Any:

@@ -102,12 +102,22 @@ def step_peak(m: dict[str, Any]) -> int | None:
     return max(peaks) if peaks else None
 
 
+def step_saved(m: dict[str, Any]) -> int | None:
+    """Largest activation bytes (autograd's saved tensors) of an optimiser step; steps of one run differ
+    only through the rate a batch was drawn at (the SFI layer's input)."""
+    vals = [p["saved"] for p in m.get("step_peaks") or [] if p.get("saved") is not None]
+    return max(vals) if vals else None
+
+
 def _point(rec: dict[str, Any]) -> dict[str, float] | None:
     m = rec["measured"]
-    t, pk = step_time(m), step_peak(m)
-    if t is None or "error" in m:
+    if "error" in m:
         return None
-    return {**rec["load"], "step_s": t, "peak": pk if pk is not None else m["peak_rss_bytes"]}
+    t, pk = step_time(m), step_peak(m)
+    if t is None:
+        return None
+    return {**rec["load"], "step_s": t, "peak": pk if pk is not None else m["peak_rss_bytes"],
+            "saved": step_saved(m)}
 
 
 def fit_extra_s(m: dict[str, Any], paper: dict[str, float]) -> float:
@@ -128,9 +138,8 @@ def stage_cost(stage: str, rec: dict[str, Any], paper: dict[str, float]) -> dict
                            "memory_kind": "cuda_max_allocated" if m["device"] == "cuda" else "cpu_rss"}
     if stage in ("distill", "pretrain", "finetune") and m.get("steps"):
         a = _point(rec)
-        sec = rec.get("second")
-        b = _point(sec) if sec and "error" not in sec["measured"] else None
-        ex = costs.extrapolate(a, b, paper)
+        others = [p for p in (_point(f) for f in rec.get("fit_runs", [])) if p is not None]
+        ex = costs.extrapolate(a, others, paper)
         out.update(step_s=ex["step_s"], step_peak_bytes=ex["peak"], time_fit=ex["time_fit"],
                    memory_fit=ex["memory_fit"], fixed_s=m["setup_s"])
         if stage == "distill":  # + held-out evaluation and the student file, + the full filter fit
@@ -152,9 +161,10 @@ ASSUMPTIONS = [
     "weights are random (NOT pretrained): costs only, no quality",
     "step time scales linearly with the audio seconds a step processes (fitted from the two batch sizes, "
     "else proportional); the rates drawn by the measured steps are those of the stage's own seed",
-    "step memory is fitted linearly in audio seconds per forward pass at the rehearsal's clip length; "
-    "attention memory grows with the square of clip length where scores are materialised (CPU math kernel), "
-    "so at long clips (20 s distillation crops) the extrapolated memory is a lower bound",
+    "step memory at the paper's load = the main run's measured step peak + the growth of its activations "
+    "(autograd's saved tensors, counted exactly, LayerDrop off: every layer runs), fitted as "
+    "c + clips x (d + a L + b L^2) from two batch sizes and three clip lengths (L^2: attention scores); memory that is not saved for backward (one layer's "
+    "temporaries, the frozen teacher's forward) is taken at the measured size, so it is a lower bound there",
     "a run = fixed time (setup; distillation also its held-out evaluation) + steps x step time "
     "(+ for MOS stages, per epoch, validation clips x the measured validation/checkpoint time per clip)",
     "predict: seconds per clip x model forward pass include process start and model loading (an upper bound)",
@@ -258,29 +268,33 @@ def markdown(out: dict[str, Any], full_graph, cells: dict[str, Any], work: Path)
              f"with few steps, one interval each, times on a shared machine are noisy); synthetic corpus `tiny`; "
              f"work dir {work}", "",
              f"| kind | cell | stage | steps | step ({t_unit}) | wall ({t_unit}) | load | peak RSS GiB | step peak GiB "
-             "| params M | trainable M | optim state MiB | run dir MiB | changes from the grid config |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| activations GiB | params M | trainable M | optim state MiB | run dir MiB | changes from the grid config |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in out["cells"]:
         for rec in r["stages"]:
             m = rec.get("measured", {})
             chg = "; ".join(f"{c['field']} {c['grid']}->{c['rehearsal']}" for c in rec["changes"]) or "none"
             if "error" in rec:
                 lines.append(f"| {r['kind']} | {r['cell']} | {rec['stage']} | FAILED: {rec['error']} "
-                             "| | | | | | | | | | " + chg + " |")
+                             "| | | | | | | | | | | " + chg + " |")
                 continue
             st = step_time(m)
             lines.append(
                 f"| {r['kind']} | {r['cell']} | {rec['stage']} | {m.get('steps', 0)} | {_g(st, 1, '{:.2f}')} "
-                f"| {m['wall_s']:.1f} | {m.get('load_avg_1m', 0):.1f} | {_g(m['peak_rss_bytes'])} | {_g(step_peak(m))} | {_g(m.get('params'), 1e6, '{:.1f}')} "
+                f"| {m['wall_s']:.1f} | {m.get('load_avg_1m', 0):.1f} | {_g(m['peak_rss_bytes'])} | {_g(step_peak(m))} | {_g(step_saved(m), 2 ** 30, '{:,.3f}')} | {_g(m.get('params'), 1e6, '{:.1f}')} "
                 f"| {_g(m.get('trainable_params'), 1e6, '{:.1f}')} | {_g(m.get('optimizer_state_bytes'), MIB, '{:,.0f}')} "
                 f"| {_g(rec['run_bytes'], MIB, '{:,.0f}')} | {chg} |")
     lines += ["", "### At the paper's batch and clip length (extrapolated)", "",
-              f"| stage | kind | step ({t_unit}) | step peak GiB | fixed ({t_unit}) | disk per run | fit from |",
-              "|---|---|---|---|---|---|---|"]
+              f"| stage | kind | step ({t_unit}) | step peak GiB | activations GiB | fixed ({t_unit}) | disk per run "
+              "| memory fit |",
+              "|---|---|---|---|---|---|---|---|"]
     for stage, per in out["costs"].items():
         for kind, c in per.items():
-            fit = "two batch sizes" if c.get("memory_fit") else ("one size" if "time_fit" in c else "measured")
-            lines.append(f"| {stage} | {kind} | {c['step_s']:,.2f} | {_g(c.get('step_peak_bytes'))} "
+            mf = c.get("memory_fit")
+            fit = ("measured" if "time_fit" not in c else "none (one size)" if not mf else
+                   f"{mf['points']} loads, terms {mf['terms']}")
+            act = mf["activation_bytes_paper"] if mf else None
+            lines.append(f"| {stage} | {kind} | {c['step_s']:,.2f} | {_g(c.get('step_peak_bytes'))} | {_g(act)} "
                          f"| {c.get('fixed_s') or 0:,.1f} | {costs.human_bytes(c['run_bytes'])} | {fit} |")
     lines += ["", "### The whole grid", "```", costs.dry_run_lines(full_graph, cells, Path("."), out), "```"]
     if out["profile_checks"]:

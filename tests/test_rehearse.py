@@ -19,18 +19,31 @@ from grid_fixtures import inputs, real_data_dirs
 
 # --- arithmetic ---------------------------------------------------------------------------------------
 def test_extrapolation_matches_hand_computed_fixture():
-    a = {"clips": 1, "clip_s": 2.0, "clips_per_step": 1, "step_s": 3.0, "peak": 1000}
-    b = {"clips": 2, "clip_s": 2.0, "clips_per_step": 2, "step_s": 5.0, "peak": 1600}
+    # activations of a pass: c + clips * (d + a L + b L^2) with c = 1000, d = 10, a = 300, b = 20 B
+    act = lambda clips, s: 1000 + clips * (10 + 300 * s + 20 * s * s)  # noqa: E731
+    a = {"clips": 1, "clip_s": 2.0, "clips_per_step": 1, "step_s": 3.0, "peak": 10 ** 6, "saved": act(1, 2.0)}
+    b = {"clips": 2, "clip_s": 2.0, "clips_per_step": 2, "step_s": 5.0, "peak": 2 * 10 ** 6, "saved": act(2, 2.0)}
+    short = [{"clips": 1, "clip_s": s, "clips_per_step": 1, "step_s": 2.0, "peak": 0, "saved": act(1, s)}
+             for s in (1.0, 1.5)]
     paper = {"clips": 8, "clip_s_max": 20.0, "clip_s_mean": 10.0, "clips_per_step": 8}
-    ex = costs.extrapolate(a, b, paper)
+    ex = costs.extrapolate(a, [b, *short], paper)
     # time: 3 s at 2 audio-s, 5 s at 4 audio-s -> 1 s + 1 s per audio-s; paper step = 8 x 10 s = 80 audio-s
     assert ex["step_s"] == pytest.approx(81.0)
     assert ex["time_fit"] == {"intercept_s": pytest.approx(1.0), "s_per_audio_s": pytest.approx(1.0)}
-    # memory: 1000 B at 2 audio-s per pass, 1600 B at 4 -> 400 B + 300 B/s; paper pass = 8 x 20 s = 160 s
-    assert ex["peak"] == pytest.approx(400 + 300 * 160)
-    one = costs.extrapolate(a, None, paper)  # one size: time in proportion, memory not extrapolated
+    # memory: the main run's peak (1 MB, used once) + the activations' growth to 8 clips of 20 s:
+    # 1000 + 8 x (10 + 6000 + 8000) = 113 080 B, minus the 1000 + 10 + 600 + 80 = 1690 B measured
+    assert ex["memory_fit"]["terms"] == "cdab"
+    assert ex["memory_fit"]["activation_bytes_paper"] == pytest.approx(113_080)
+    assert ex["peak"] == pytest.approx(10 ** 6 + 113_080 - 1690)
+    assert {k: ex["memory_fit"][k] for k in ("c_bytes", "bytes_per_clip", "bytes_per_clip_s", "bytes_per_clip_s2")} \
+        == pytest.approx({"c_bytes": 1000, "bytes_per_clip": 10, "bytes_per_clip_s": 300, "bytes_per_clip_s2": 20})
+    # fewer clip lengths: fewer terms, named in the fit (one length: linear in audio seconds, a lower bound)
+    assert costs.extrapolate(a, [b, short[0]], paper)["memory_fit"]["terms"] == "cab"
+    lin = costs.extrapolate(a, [b], paper)
+    assert lin["memory_fit"]["terms"] == "ca" and lin["peak"] < ex["peak"]
+    one = costs.extrapolate(a, [], paper)  # one size: time in proportion, memory not extrapolated
     assert one["step_s"] == pytest.approx(3.0 * 80 / 2) and one["peak"] is None
-    noisy = costs.extrapolate(a, {**b, "step_s": 2.0}, paper)  # a negative slope is noise: proportional to b
+    noisy = costs.extrapolate(a, [{**b, "step_s": 2.0}], paper)  # a negative slope is noise: proportional to b
     assert noisy["step_s"] == pytest.approx(2.0 / 4 * 80)
     plan = {"steps": 10, "epochs": 2, "val_clips": 5}
     assert costs.run_seconds(plan, {"fixed_s": 7.0, "step_s": 1.5, "val_clip_s": 0.2}) == pytest.approx(24.0)
@@ -58,6 +71,62 @@ def test_paper_loads_follow_the_batch_packing():
     assert (ft["clips"], ft["clips_per_step"]) == (1, 24)
     d = paper_load("distill", g.distill)
     assert (d["clips"], d["clip_s_max"], d["clip_s_mean"], d["fit_steps"]) == (8, 20.0, 20.0, 300)
+
+
+# --- activation memory: exact counting, and the fit's form on the real architectures ------------------------
+def test_saved_bytes_counts_activations_exactly_once_per_buffer():
+    import torch
+
+    from replication.measure import SavedBytes
+
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.GELU(), torch.nn.Linear(256, 64))
+    got = []
+    for batch in (4, 8, 4):
+        sb = SavedBytes(torch)
+        with sb:
+            x = torch.randn(batch, 10, 64)
+            mlp(x).pow(2).mean().backward()
+        got.append((sb.peak, sb.now))
+    # per row of 10 frames: x (64) for the first weight's gradient, the GELU input and output (256 each)
+    # and the pow input (64), float32; the weights are parameters, not activations
+    per_clip = 10 * (64 + 256 + 256 + 64) * 4
+    assert got == [(4 * per_clip, 0), (8 * per_clip, 0), (4 * per_clip, 0)]  # freed after backward
+    sb = SavedBytes(torch)
+    with sb:  # two views of one buffer: one storage
+        x = torch.randn(8, 32, requires_grad=True) * 1.0
+        (x[:4] * x[4:]).sum().backward()
+    assert sb.peak == 8 * 32 * 4
+
+
+@pytest.mark.parametrize("kind", ["wav2vec2", "hubert", "wavlm"])
+def test_activation_fit_from_short_clips_predicts_long_clips(kind):
+    """Fitted from four loads of sub-second clips (as a rehearsal measures), the activations of a 10 s
+    clip of the real architecture (tiny widths) come out within 2 %."""
+    import torch
+
+    from replication.measure import SavedBytes
+    from sfi_mos.ssl.arch import build
+    from sfi_mos.ssl.checkpoints import tiny_arch
+    from sfi_mos.ssl.encode import encode
+    from sfi_mos.ssl.teacher import _first_conv_lengths
+
+    torch.manual_seed(0)
+    model = build(tiny_arch(kind)).train()
+    model.encoder.layerdrop = 0.0  # replication.measure.NoLayerDrop: every layer runs
+
+    def saved(clips, seconds):
+        sb = SavedBytes(torch)
+        with sb:
+            hs, _ = encode(model, torch.randn(clips, int(seconds * 16000)), None, _first_conv_lengths)
+            hs[-1].mean().backward()
+        return sb.peak
+
+    fit = costs.activation_fit([{"clips": c, "clip_s": s, "saved": saved(c, s)}
+                                for c, s in ((2, 0.75), (4, 0.75), (2, 0.35), (2, 0.55))])
+    assert fit["terms"] == "cdab" and fit["bytes_per_clip_s2"] > 0  # attention: quadratic in length
+    for clips, seconds in ((1, 10.0), (2, 6.85)):
+        assert fit["predict"](clips, seconds) == pytest.approx(saved(clips, seconds), rel=0.02)
 
 
 # --- the grid's steps and costs -----------------------------------------------------------------------
@@ -199,6 +268,28 @@ def test_tiny_rehearsal_of_every_kind(tmp_path, capsys):
     assert not list((tmp_path / "res" / "rehearse-paper-tiny").glob("*/*/done.json"))  # run dirs removed
 
 
+def test_identical_stage_configs_extrapolate_to_identical_activations(tmp_path):
+    """The SFI cell and its no-distillation control share their pre-training and fine-tuning configs:
+    their fitted activations at the paper's load are equal to the byte (RSS noise enters once, unscaled)."""
+    from replication import rehearse
+
+    out = tmp_path / "rehearsal.json"
+    assert rehearse.main(["--size", "tiny", "--steps", "1", "--only", "authors-wav2vec2-s0,authors-*nokd*",
+                          "--in-process", "--results", str(tmp_path / "res"), "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    for stage in ("pretrain", "finetune"):
+        fits = {k: doc["costs"][stage][k]["memory_fit"] for k in ("authors", "authors-nokd")}
+        assert all(f["terms"] == "cdab" and f["points"] == 4 for f in fits.values())
+        assert fits["authors"]["activation_bytes_paper"] == fits["authors-nokd"]["activation_bytes_paper"]
+        assert fits["authors"]["activation_bytes_paper"] > 2 * fits["authors"]["activation_bytes_measured"]
+        peaks = [doc["costs"][stage][k]["step_peak_bytes"] for k in ("authors", "authors-nokd")]
+        assert abs(peaks[0] - peaks[1]) < 0.25 * 2 ** 30
+    recs = {(c["kind"], r["stage"]): r for c in doc["cells"] for r in c["stages"]}
+    pre = recs[("authors", "pretrain")]
+    assert [f["varies"] for f in pre["fit_runs"]] == ["batch", "clip length", "clip length"]
+    assert any(c["field"] == "LayerDrop" and c["rehearsal"] == 0.0 for c in pre["changes"])
+
+
 @pytest.mark.slow
 def test_base_size_rehearsal_of_one_cell(tmp_path):
     """One SFI cell (every stage) at the real Base size for one step, in fresh processes."""
@@ -211,4 +302,4 @@ def test_base_size_rehearsal_of_one_cell(tmp_path):
     _check_rehearsal(doc, {"authors"}, 1)
     distill = doc["cells"][0]["stages"][0]["measured"]
     assert distill["trainable_params"] > 90e6  # a Base model, not a tiny one
-    assert doc["costs"]["distill"]["authors"]["step_peak_bytes"] > 0  # two batch sizes were fitted
+    assert doc["costs"]["distill"]["authors"]["memory_fit"]["terms"] == "cdab"  # batch and length were fitted

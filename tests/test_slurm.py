@@ -76,9 +76,16 @@ def test_slurm_smoke_arrays_dependencies_failure_and_rerun(slurm_cluster, tmp_pa
     assert len(first) == 6
     # Slurm cancelled the dependents (afterok can never be satisfied)
     blocked = [runs[rel]["job_id"] for rel in runs if rel.startswith("predict/") and rel not in first]
-    sq = subprocess.run(["squeue", "-h", "--states=all", "-o", "%i|%T|%r", "-j", blocked[0]],
-                        capture_output=True, text=True).stdout
-    assert "CANCELLED" in sq and "Dependency" in sq
+    # slurmctld evaluates dependencies on its own scheduling pass, so the cancellation lands a few
+    # seconds after the parent fails (CI once saw it still PENDING|Dependency): poll, bounded
+    deadline = time.monotonic() + 60
+    while True:
+        sq = subprocess.run(["squeue", "-h", "--states=all", "-o", "%i|%T|%r", "-j", blocked[0]],
+                            capture_output=True, text=True).stdout
+        if "CANCELLED" in sq or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert "CANCELLED" in sq and "Dependency" in sq, sq
     # fix the cause and rerun: only the failed run and its dependents are submitted
     (grid_dir / "FAIL").unlink()
     r = run_all(*SLURM, "--results", str(tmp_path))

@@ -312,7 +312,7 @@ def dry_run_lines(graph, cells: dict[str, Any], grid_dir: Path, rehearsal: dict[
     out = [head + ":", f"{'stage':<10}{'runs':>6}{'steps/run':>{w}}{'total steps':>16}"
            + (f"{'device-h':>12}{'disk':>11}" if rehearsal else "")
            + (f"{'GPU-h (assumed)':>17}" if speedup else "") + "  unit"]
-    tot_s, tot_b = 0.0, 0
+    tot_s, tot_b, missing = 0.0, 0, []
     for stage, r in rows.items():
         if not r["runs"]:
             continue
@@ -322,15 +322,21 @@ def dry_run_lines(graph, cells: dict[str, Any], grid_dir: Path, rehearsal: dict[
             line_ += f"{'-' if hours is None else f'{hours:,.1f}':>12}{human_bytes(r['bytes']):>11}"
             if speedup:
                 line_ += f"{'-' if hours is None else f'{hours / speedup:,.1f}':>17}"
-            tot_s = None if hours is None or tot_s is None else tot_s + r["seconds"]
+            if hours is None:
+                missing.append(stage)
+            else:
+                tot_s += r["seconds"]
             tot_b += r["bytes"]
         out.append(line_ + f"  {UNITS[stage]}")
     if rehearsal:
-        total_h = "-" if tot_s is None else f"{tot_s / 3600:,.1f}"
+        plus = "+" if missing else ""  # a lower bound: stages without figures are left out
+        total_h = f"{tot_s / 3600:,.1f}{plus}"
         out.append(f"{'all':<10}{sum(r['runs'] for r in rows.values()):>6}{'':>{w}}{'':>16}{total_h:>12}"
                    f"{human_bytes(tot_b):>11}"
-                   + (f"{'-' if tot_s is None else f'{tot_s / 3600 / speedup:,.1f}':>17}" if speedup else ""))
+                   + (f"{f'{tot_s / 3600 / speedup:,.1f}{plus}':>17}" if speedup else ""))
         out.append(_basis(rehearsal, source))
+        if missing:
+            out.append(f"  not in the device-hours total (no rehearsal figures): {', '.join(missing)}")
         proxies = sorted({p for r in rows.values() for p in r["proxies"]})
         if proxies:
             out.append("  kinds without a rehearsal use another kind's figures: " + ", ".join(proxies))

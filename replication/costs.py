@@ -221,9 +221,13 @@ def activation_fit(points: list[dict[str, float]]) -> dict[str, Any] | None:
         return sum(coef[t] * cols[t](clips, clip_s) for t in cols)
 
     resid = max(abs(predict(c, s) - v) / max(v, 1.0) for (c, s), v in pts.items())
+    # attention keeps its scores (b > 0) or, fused, none (b = 0): b < 0 means the loads disagree, e.g. an
+    # SFI model's batches drawn at rates whose frame counts differ (24 kHz: the reference hop rounds down)
+    warning = ("b < 0: the loads disagree (batches at different sample rates?); the paper figure is uncertain"
+               if coef["b"] < -1e-6 * max(abs(coef["a"]), 1.0) else None)
     return {"model": "c + clips * (d + a * L + b * L^2)", "terms": "".join(terms), "c_bytes": coef["c"],
             "bytes_per_clip": coef["d"], "bytes_per_clip_s": coef["a"], "bytes_per_clip_s2": coef["b"],
-            "points": len(pts), "max_rel_residual": resid, "predict": predict}
+            "points": len(pts), "max_rel_residual": resid, "warning": warning, "predict": predict}
 
 
 def run_seconds(plan: dict[str, int], cost: dict[str, float]) -> float:

@@ -200,7 +200,7 @@ def second_size(stage: str, cfg: Any, steps: int, facts: dict[str, Any]) -> Any 
 def length_size(stage: str, cfg: Any, fraction: float) -> Any | None:
     """The same config with clips ``fraction`` as long: with the batch pair, runs at two shorter lengths
     separate the activations that grow with clip length (convolutions, linear layers) from those that
-    grow with its square (attention) and the per-clip constant (frame rounding)."""
+    grow with its square (attention) and a per-clip constant."""
     if stage == "distill":
         return None if cfg.steps == 0 else replace(cfg, crop_seconds=_crop(cfg.crop_seconds * fraction))
     if stage in ("pretrain", "finetune"):

@@ -103,8 +103,8 @@ def step_peak(m: dict[str, Any]) -> int | None:
 
 
 def step_saved(m: dict[str, Any]) -> int | None:
-    """Largest activation bytes (autograd's saved tensors) of an optimiser step; steps of one run differ
-    only through the rate a batch was drawn at (the SFI layer's input)."""
+    """Largest activation bytes (autograd's saved tensors) of the run's optimiser steps: steps can
+    differ by the rate a batch was drawn at, or by what a stage's first step leaves out."""
     vals = [p["saved"] for p in m.get("step_peaks") or [] if p.get("saved") is not None]
     return max(vals) if vals else None
 
@@ -292,7 +292,7 @@ def markdown(out: dict[str, Any], full_graph, cells: dict[str, Any], work: Path)
         for kind, c in per.items():
             mf = c.get("memory_fit")
             fit = ("measured" if "time_fit" not in c else "none (one size)" if not mf else
-                   f"{mf['points']} loads, terms {mf['terms']}")
+                   f"{mf['points']} loads, terms {mf['terms']}" + (f"; WARNING {mf['warning']}" if mf.get("warning") else ""))
             act = mf["activation_bytes_paper"] if mf else None
             lines.append(f"| {stage} | {kind} | {c['step_s']:,.2f} | {_g(c.get('step_peak_bytes'))} | {_g(act)} "
                          f"| {c.get('fixed_s') or 0:,.1f} | {costs.human_bytes(c['run_bytes'])} | {fit} |")

@@ -37,6 +37,9 @@ def test_extrapolation_matches_hand_computed_fixture():
     assert ex["peak"] == pytest.approx(10 ** 6 + 113_080 - 1690)
     assert {k: ex["memory_fit"][k] for k in ("c_bytes", "bytes_per_clip", "bytes_per_clip_s", "bytes_per_clip_s2")} \
         == pytest.approx({"c_bytes": 1000, "bytes_per_clip": 10, "bytes_per_clip_s": 300, "bytes_per_clip_s2": 20})
+    assert ex["memory_fit"]["warning"] is None
+    odd = costs.extrapolate(a, [b, {**short[0], "saved": act(1, 1.0) - 500}, short[1]], paper)
+    assert odd["memory_fit"]["bytes_per_clip_s2"] < 0 and "loads disagree" in odd["memory_fit"]["warning"]
     # fewer clip lengths: fewer terms, named in the fit (one length: linear in audio seconds, a lower bound)
     assert costs.extrapolate(a, [b, short[0]], paper)["memory_fit"]["terms"] == "cab"
     lin = costs.extrapolate(a, [b], paper)

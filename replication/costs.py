@@ -191,8 +191,8 @@ def activation_fit(points: list[dict[str, float]]) -> dict[str, Any] | None:
     """Activation bytes of one forward pass as ``c + clips * (d + a * L + b * L**2)``, L = clip seconds.
 
     Activations are linear in the batch; per clip they are linear in the samples and frames
-    (convolutions, linear layers), quadratic where attention scores are kept, and the frame count's
-    rounding leaves a per-clip constant ``d``; ``c`` holds what does not depend on the batch (e.g. a
+    (convolutions, linear layers), quadratic where attention scores are kept, and the conv stack's
+    receptive field leaves a per-clip constant ``d``; ``c`` holds what does not depend on the batch (e.g. a
     designed SFI kernel, the weight-normed positional convolution). Least squares over the loads: two
     batch sizes and three clip lengths determine it. With fewer lengths the fit drops terms and says so
     (``terms``): without ``d`` it extrapolates to long clips within about 10 %, with one length only

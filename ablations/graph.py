@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sfi_mos.config import config_hash, to_dict
+from sfi_mos.config import config_hash
 from sfi_mos.errors import InputError
 from sfi_mos.train.configs import BackboneSpec, DataSpec, TeacherSpec
 
@@ -45,7 +45,7 @@ class Node:
 
 
 def run_id(stage: str, cfg: Any) -> str:
-    return config_hash({"stage": stage, "config": to_dict(cfg)})
+    return config_hash({"stage": stage, "config": cfg})
 
 
 def cell_stages(grid: Grid, cell: Cell, inputs: Inputs) -> list[tuple[str, Any, tuple[str, ...]]]:

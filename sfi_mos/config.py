@@ -1,4 +1,11 @@
-"""Typed configs: dataclass defaults + small overrides, canonical dicts and content-hash run ids."""
+"""Typed configs: dataclass defaults + small overrides, canonical dicts and content-hash run ids.
+
+Run ids must survive upgrades: a field added to a config after its ids were published is declared
+with ``added(default, since=...)``. The identity form (``identity_dict``, what ``config_hash`` hashes)
+leaves such a field out while it holds that neutral default, so every existing run keeps its id and
+only runs that set the new field to something else are new. The full form (``to_dict``) keeps every
+field: it is what ``config.json`` records.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -9,27 +16,45 @@ import typing
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+NEUTRAL = "sfi_mos.neutral"  # dataclass field metadata key: the value that leaves the field out of ids
 
 
-def to_dict(cfg: Any) -> Any:
-    """Fully resolved, JSON-ready form of a (nested) dataclass config. Tuples become lists."""
+def added(default: Any, *, since: str) -> Any:
+    """A config field added after run ids were published. At ``default`` (which must keep the old
+    behaviour) it is left out of the identity form, so existing run ids do not move. ``since`` names
+    the suite version that added it (CHANGELOG.md)."""
+    return dataclasses.field(default=default, metadata={NEUTRAL: default, "since": since})
+
+
+def _is_neutral(f: dataclasses.Field, value: Any) -> bool:
+    return NEUTRAL in f.metadata and to_dict(value) == to_dict(f.metadata[NEUTRAL])
+
+
+def to_dict(cfg: Any, identity: bool = False) -> Any:
+    """Fully resolved, JSON-ready form of a (nested) dataclass config. Tuples become lists.
+    ``identity``: leave out fields declared with ``added`` that hold their neutral default."""
     if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
-        return {f.name: to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+        return {f.name: to_dict(getattr(cfg, f.name), identity) for f in dataclasses.fields(cfg)
+                if not (identity and _is_neutral(f, getattr(cfg, f.name)))}
     if isinstance(cfg, dict):
-        return {str(k): to_dict(v) for k, v in cfg.items()}
+        return {str(k): to_dict(v, identity) for k, v in cfg.items()}
     if isinstance(cfg, (list, tuple)):
-        return [to_dict(v) for v in cfg]
-    if isinstance(cfg, float) and cfg.is_integer():
-        return cfg  # keep floats as floats: 1.0 and 1 hash differently on purpose
-    return cfg
+        return [to_dict(v, identity) for v in cfg]
+    return cfg  # floats stay floats: 1.0 and 1 hash differently on purpose
+
+
+def identity_dict(cfg: Any) -> Any:
+    """What a run id hashes: ``to_dict`` without the neutral added fields."""
+    return to_dict(cfg, identity=True)
 
 
 def canonical_json(obj: Any) -> str:
-    return json.dumps(to_dict(obj), sort_keys=True, separators=(",", ":"))
+    return json.dumps(identity_dict(obj), sort_keys=True, separators=(",", ":"))
 
 
 def config_hash(obj: Any, n: int = 12) -> str:
-    """Run id: sha256 over the canonical JSON of the fully resolved config."""
+    """Run id: sha256 over the canonical JSON of the config's identity form. Pass the dataclass (not
+    its ``to_dict``), so fields added with a neutral default can be left out."""
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:n]
 
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
+
+from .errors import InputError
 
 T = TypeVar("T")
 NEUTRAL = "sfi_mos.neutral"  # dataclass field metadata key: the value that leaves the field out of ids
@@ -24,6 +27,105 @@ def added(default: Any, *, since: str) -> Any:
     behaviour) it is left out of the identity form, so existing run ids do not move. ``since`` names
     the suite version that added it (CHANGELOG.md)."""
     return dataclasses.field(default=default, metadata={NEUTRAL: default, "since": since})
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """``Annotated[int|float, Range(lo, hi)]``: bounds checked at construction (None = unbounded)."""
+
+    lo: float | None = None
+    hi: float | None = None
+    open_lo: bool = False  # lo itself is excluded (a positive learning rate)
+
+    def check(self, value: float) -> bool:
+        above = self.lo is None or (value > self.lo if self.open_lo else value >= self.lo)
+        return above and (self.hi is None or value <= self.hi)
+
+    def __str__(self) -> str:
+        lo = "-inf" if self.lo is None else f"{self.lo:g}"
+        hi = "inf" if self.hi is None else f"{self.hi:g}"
+        return f"{'(' if self.open_lo else '['}{lo}, {hi}]"
+
+
+def _check(tp: Any, value: Any, where: str) -> Any:
+    """``value`` checked against type hint ``tp``; returns it normalised (int -> float, list -> tuple)."""
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        base, *marks = typing.get_args(tp)
+        value = _check(base, value, where)
+        for m in marks:
+            if isinstance(m, Range) and not m.check(value):
+                raise InputError(where, f"{value!r} is outside the allowed range {m}")
+        return value
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        # bool is an int: True == 1 must not pass as a Literal of ints, nor "0" as 0
+        if not any(value == a and type(value) is type(a) for a in allowed):
+            raise InputError(where, f"{value!r} is not one of {', '.join(map(repr, allowed))}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check(arg, value, where)
+            except InputError as e:
+                errors.append(e.problem)
+        raise InputError(where, " and ".join(dict.fromkeys(errors)) or f"{value!r} is not allowed")
+    if tp is Any or tp is object:
+        return value
+    if tp is bool:
+        if type(value) is not bool:
+            raise InputError(where, f"{value!r} is not a boolean (True or False)")
+        return value
+    if tp is int:
+        if type(value) is not int:
+            raise InputError(where, f"{value!r} is not an integer")
+        return value
+    if tp is float:
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise InputError(where, f"{value!r} is not a finite number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise InputError(where, f"{value!r} is not a string")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (tuple, list)):
+            raise InputError(where, f"{value!r} is not a sequence")
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_check(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+        if len(args) != len(value):
+            raise InputError(where, f"{value!r} has {len(value)} items, expected {len(args)}")
+        return tuple(_check(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise InputError(where, f"{value!r} is not a mapping")
+        return value
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, tp):
+            raise InputError(where, f"{value!r} is not a {tp.__name__}")
+        return value
+    return value
+
+
+def validate(obj: Any) -> None:
+    """Check every field of a (frozen) dataclass against its type hint: ``Literal`` choices, strict
+    bool/int/float/str, ``Range`` bounds. Call from ``__post_init__``; an ill-typed or out-of-range
+    value is an ``InputError`` naming the class, the field, the value and what is allowed. ints given
+    for float fields become floats, so ``8000`` and ``8000.0`` are one config (one run id)."""
+    hints = typing.get_type_hints(type(obj), include_extras=True)
+    name = type(obj).__name__
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        checked = _check(hints[f.name], value, f"{name}.{f.name}")
+        if checked is not value:
+            object.__setattr__(obj, f.name, checked)
 
 
 def _is_neutral(f: dataclasses.Field, value: Any) -> bool:
@@ -60,11 +162,13 @@ def config_hash(obj: Any, n: int = 12) -> str:
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     """Rebuild a (nested) dataclass from ``to_dict`` output; unknown keys are an error."""
+    if not isinstance(data, dict):
+        raise InputError(cls.__name__, f"expected a JSON object, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names
     if unknown:
-        raise ValueError(f"{cls.__name__}: unknown config keys {sorted(unknown)}")
+        raise InputError(cls.__name__, f"unknown config keys {sorted(unknown)}")
     kwargs = {k: _coerce(hints[k], v) for k, v in data.items()}
     return cls(**kwargs)
 
@@ -105,7 +209,7 @@ def override(cfg: T, **changes: Any) -> T:
     names = {f.name for f in dataclasses.fields(cfg)}
     for key in list(flat) + list(nested):
         if key not in names:
-            raise ValueError(f"{type(cfg).__name__} has no field {key!r}")
+            raise InputError(type(cfg).__name__, f"no field {key!r}")
     for head, sub in nested.items():
         flat[head] = override(flat.get(head, getattr(cfg, head)), **sub)
     return dataclasses.replace(cfg, **flat)

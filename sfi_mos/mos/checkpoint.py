@@ -14,6 +14,7 @@ import torch
 from ..atomic import torch_save
 from ..config import from_dict
 from ..errors import InputError
+from ..specs import BackboneSpec
 from .backbone import architecture, build_backbone, from_architecture
 from .model import MOSModel
 
@@ -27,13 +28,15 @@ def save_model(path: str | Path, model: MOSModel, *, train_listeners: list[int],
                       **meta})
 
 
-def read_config(run_dir: str | Path):
-    from ..train.configs import MOSTrainConfig
-
+def read_backbone_spec(run_dir: str | Path) -> BackboneSpec:
+    """The backbone spec a MOS run's ``config.json`` records (only the ``backbone`` key is read)."""
     path = Path(run_dir) / "config.json"
     if not path.exists():
         raise InputError(str(path), "not a MOS run dir (no config.json)")
-    return from_dict(MOSTrainConfig, json.loads(path.read_text()))
+    cfg = json.loads(path.read_text())
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("backbone"), dict):
+        raise InputError(str(path), "not a MOS run config (no backbone object)")
+    return from_dict(BackboneSpec, cfg["backbone"])
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[MOSModel, dict]:
@@ -51,7 +54,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[M
     if blob.get("backbone") is not None:
         backbone = from_architecture(blob["backbone"])
     else:
-        backbone = build_backbone(read_config(run_dir).backbone, run_dir)
+        backbone = build_backbone(read_backbone_spec(run_dir), run_dir)
     model = MOSModel(backbone, blob["n_listeners"], blob["condition_sr"])
     model.load_state_dict(blob["model"])
     model.to(device).eval()

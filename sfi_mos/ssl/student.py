@@ -21,6 +21,7 @@ from torch import nn
 from ..atomic import torch_save
 from ..config import from_dict, to_dict
 from ..errors import InputError
+from ..specs import SFISpec
 from . import arch as archmod
 from .encode import encode, frontend_lengths
 
@@ -40,9 +41,7 @@ class _BiasedSFI(nn.Module):
         return self.sfi(x) + self.bias[None, :, None]
 
 
-def _sfi_spec(spec: Any):
-    from ..train.configs import SFISpec
-
+def _sfi_spec(spec: Any) -> SFISpec:
     return spec if isinstance(spec, SFISpec) else from_dict(SFISpec, dict(spec))
 
 

@@ -27,7 +27,7 @@ from .. import rundir
 from ..atomic import torch_save, write_csv, write_json
 from ..errors import InputError
 from ..mos.backbone import INPUT_NORMS, build_backbone
-from ..mos.checkpoint import BEST, LISTENER_INITS, init_from_pretrain, save_model
+from ..mos.checkpoint import BEST, LISTENER_INITS, init_from_pretrain, read_backbone_spec, save_model
 from ..mos.data import (BATCHINGS, Utterance, epoch_batches, group_ratings, make_batch, rating_rows, step_groups,
                         uniform_epoch_steps)
 from ..mos.head import to_mos
@@ -102,10 +102,8 @@ def _resolved(spec, run_dir: Path) -> tuple:
 def build_model(cfg: MOSTrainConfig, run_dir: Path, n_listeners: int) -> tuple[MOSModel, dict]:
     if cfg.init_run:
         init_dir = rundir.resolve_path(cfg.init_run, run_dir)
-        from ..mos.checkpoint import read_config
-
         # this run is later rebuilt from its own config, so it must name the pretrain run's backbone
-        if _resolved(read_config(init_dir).backbone, init_dir) != _resolved(cfg.backbone, run_dir):
+        if _resolved(read_backbone_spec(init_dir), init_dir) != _resolved(cfg.backbone, run_dir):
             raise InputError(f"{init_dir}/config.json", "the pretrain run's backbone differs from this run's "
                              f"backbone {cfg.backbone}")
         model = MOSModel(build_backbone(cfg.backbone, run_dir, cfg.input_norm), n_listeners)

@@ -60,7 +60,7 @@ BASELINES = ("resample", "resample_sr")
 HOST = ("sfi", "hubert", True, True)
 
 FACTORS: tuple[Factor, ...] = (
-    Factor("sfi_geometry", "SFI stride geometry",
+    Factor("stride_policy", "SFI stride geometry",
            "K(fs)=int(K_ref fs/16k), hop int(S_ref fs/16k), integer lags (reference code)",
            "TN sfi_conv/fir_design.py _FreqRespSampFIRs._compute_pinvW; model/tasnet.py "
            "_compute_equivalent_frame_size_and_shift; the authors' layer prints TN's extra_repr "
@@ -72,7 +72,7 @@ FACTORS: tuple[Factor, ...] = (
     Factor("naf_lowpass", "FD-NAF response above max_freq",
            "zeroed in eval mode only", "KI asteroid_filterbanks/naf_fb.py",
            "zeroed in training and eval", SFI, HOST),
-    Factor("naf_max_freq_hz", "FD-NAF max_freq (Hz)",
+    Factor("max_freq_hz", "FD-NAF max_freq (Hz)",
            "not released (remote code). KI's rule, the Nyquist frequency of the training data, gives "
            "24 kHz for the 48 kHz distillation data (used here) or 8 kHz for the layer's 16 kHz "
            "reference rate (ablated)",

@@ -11,17 +11,23 @@ ablation. A *grid* is a list of cells plus the hyper-parameter templates of each
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field, replace
+import typing
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal
 
+from sfi_mos.config import Range, from_dict, identity_dict, validate
 from sfi_mos.errors import InputError
+from sfi_mos.specs import BackboneKind
 from sfi_mos.train.configs import (DistillConfig, MOSTrainConfig, PeersConfig, PredictConfig, ProbeConfig,
                                    ScoreConfig, SFISpec)
 
 from .factors import BY_NAME, FACTORS
-from .recipe import AUTHORS, BASES, UNCAPPED_EPOCHS, Recipe
+from .recipe import AUTHORS, BASES, RENAMED, UNCAPPED_EPOCHS, Recipe
 
-VARIANTS = ("sfi", "resample", "resample_sr")
-TEACHERS = ("wav2vec2", "hubert", "wavlm")
+Teacher = Literal["wav2vec2", "hubert", "wavlm"]
+Base = Literal["authors", "suite"]
+VARIANTS = typing.get_args(BackboneKind)
+TEACHERS = typing.get_args(Teacher)
 STAGE_ORDER = ("distill", "pretrain", "finetune", "predict", "score", "probe", "peers")
 
 # s3prl upstream names: registered (downloads, paper) and *_local (a checkpoint file we write).
@@ -38,21 +44,16 @@ def _fmt(value) -> str:
 
 @dataclass(frozen=True)
 class Cell:
-    variant: str = "sfi"
-    teacher: str = "hubert"
+    variant: BackboneKind = "sfi"  # BackboneSpec.kind of the cell's MOS models
+    teacher: Teacher = "hubert"
     distill: bool = True  # sfi only; False = the "without distillation" control (DistillConfig.steps 0)
     pretrain: bool = True  # MOS pre-training on BVCC before fine-tuning
     recipe: Recipe = AUTHORS
-    seed: int = 0  # fine-tuning seed (shared stages use the grid's base seed)
-    base: str = "authors"  # the recipe the name is relative to: authors | suite
+    seed: typing.Annotated[int, Range(0)] = 0  # fine-tuning seed (shared stages use the grid's base seed)
+    base: Base = "authors"  # the recipe the name is relative to
 
     def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise InputError("cell", f"variant {self.variant!r} not in {VARIANTS}")
-        if self.teacher not in TEACHERS:
-            raise InputError("cell", f"teacher {self.teacher!r} not in {TEACHERS}")
-        if self.base not in BASES:
-            raise InputError("cell", f"base {self.base!r} not in {sorted(BASES)}")
+        validate(self)
         if self.variant != "sfi" and self.distill:
             raise InputError("cell", f"{self.variant} has no distillation (got distill=True)")
 
@@ -88,16 +89,34 @@ class Cell:
         return self.name.rsplit("-s", 1)[0]
 
     def describe(self) -> dict:
-        """What a predict run records about its cell (``PredictConfig.cell``); paper/ reads it."""
+        """What a predict run records about its cell (``PredictConfig.cell``); paper/ reads it back
+        with ``from_description``. It is a label (``PredictConfig.cell`` is not part of the run id);
+        the recipe is in its identity form, so it reads the same before and after a factor is added."""
         return {"name": self.name, "label": self.label, "base": self.base, "kind": self.kind,
                 "variant": self.variant, "teacher": self.teacher, "distill": self.distill,
-                "pretrain": self.pretrain, "seed": self.seed, "recipe": self.recipe.asdict(),
-                "deviations": {k: v for k, v in self.deviations.items()}}
+                "pretrain": self.pretrain, "seed": self.seed, "recipe": identity_dict(self.recipe),
+                "deviations": identity_dict(self.deviations)}
+
+    @classmethod
+    def from_description(cls, desc: Any, where: str) -> "Cell":
+        """The cell a predict run recorded (``describe``), checked like a new one. Factor names of
+        earlier suite versions are read through ``recipe.RENAMED``; ``where`` names the file."""
+        if not isinstance(desc, dict) or not isinstance(desc.get("recipe"), dict):
+            raise InputError(where, f"cell description is not an object with a recipe: {desc!r:.200}")
+        structural = {f.name for f in fields(cls)} - {"recipe"}
+        kwargs = {k: desc[k] for k in structural if k in desc}
+        recipe = {RENAMED.get(k, k): v for k, v in desc["recipe"].items()}
+        try:
+            return cls(**kwargs, recipe=from_dict(Recipe, recipe))
+        except InputError as e:
+            raise InputError(where, f"cell description: {e}") from None
 
 
 def cell(base: str = "authors", teacher: str = "hubert", variant: str = "sfi", distill: bool | None = None,
          pretrain: bool = True, seed: int = 0, **deviations) -> Cell:
     """A cell of recipe ``base`` with ``deviations`` (recipe fields) applied."""
+    if base not in BASES:
+        raise InputError("cell", f"unknown recipe {base!r}; recipes: {', '.join(BASES)}")
     unknown = sorted(set(deviations) - set(BY_NAME))
     if unknown:
         raise InputError("cell", f"unknown factor(s) {unknown}; factors: {sorted(BY_NAME)}")
@@ -157,7 +176,7 @@ def factor_ablations(seed: int = 0) -> tuple[Cell, ...]:
     for f in FACTORS:
         variant, teacher, distill, pretrain = f.host
         out.append(cell("authors", teacher, variant, distill, pretrain, seed, **{f.name: f.ablated_value}))
-    out.append(cell("authors", "hubert", seed=seed, sfi_geometry="sinc"))
+    out.append(cell("authors", "hubert", seed=seed, stride_policy="sinc"))
     return tuple(out)
 
 
@@ -228,7 +247,7 @@ def default() -> Grid:
         cell("authors", "hubert"),
         cell("suite", "hubert"),
         cell("authors", "hubert", batching="grouped"),
-        cell("authors", "hubert", sfi_geometry="phase"),
+        cell("authors", "hubert", stride_policy="phase"),
         cell("authors", "hubert", "resample"),
     )
     # 2 epochs: the authors' rating-row batching runs the backbone once per rating (10 per clip). The

@@ -7,30 +7,49 @@ configs, so a factor changes exactly the config fields it names and nothing else
 """
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, fields, replace
+from typing import Literal
 
-from sfi_mos.train.configs import DistillConfig, MOSTrainConfig, SFISpec, TeacherSpec
+from sfi_mos.config import validate
+from sfi_mos.specs import Hz, NafLowpass, NafNorm, StridePolicy, TeacherSpec
+from sfi_mos.train.configs import DistillConfig, MOSTrainConfig, SFISpec
+
+
+def _field_type(cls: type, name: str):
+    return typing.get_type_hints(cls, include_extras=True)[name]
 
 
 @dataclass(frozen=True)
 class Recipe:
+    """Each factor is named as the config field it sets (``SFISpec.stride_policy`` <- ``stride_policy``)
+    and typed with that field's choices, so the name and the allowed values are one source from
+    ``ablations/`` to the tables."""
+
     # SFI layer (distillation stage)
-    sfi_geometry: str = "reference"  # SFISpec.stride_policy: reference | phase | sinc | round
-    naf_norm: str = "query"  # SFISpec.naf_norm: query | fixed
-    naf_lowpass: str = "eval"  # SFISpec.naf_lowpass: eval | always
-    naf_max_freq_hz: float = 24000.0  # SFISpec.max_freq_hz (the authors' is not released; see factors)
-    student: str = "hubert"  # DistillConfig.student: hubert (one HuBERT-class student) | teacher
-    nokd_init: str = "encoder"  # DistillConfig.nokd_init (no-distillation control): encoder | full
-    ssl_train: str = "hf"  # DistillConfig/MOSTrainConfig.ssl_train: hf | none
+    stride_policy: StridePolicy = "reference"  # SFISpec.stride_policy
+    naf_norm: NafNorm = "query"  # SFISpec.naf_norm
+    naf_lowpass: NafLowpass = "eval"  # SFISpec.naf_lowpass
+    max_freq_hz: Hz = 24000.0  # SFISpec.max_freq_hz (the authors' is not released; see factors)
+    # DistillConfig.student: hubert (one HuBERT-class student) | teacher (the teacher's own class)
+    student: Literal["hubert", "teacher"] = "hubert"
+    nokd_init: _field_type(DistillConfig, "nokd_init") = "encoder"  # the no-distillation control
+    ssl_train: _field_type(DistillConfig, "ssl_train") = "hf"  # DistillConfig/MOSTrainConfig.ssl_train
     # MOS stages
-    batching: str = "rows"  # MOSTrainConfig.batching: rows | grouped
-    pooling: str = "all_frames"  # MOSTrainConfig.pooling: all_frames | masked
-    listener_ids: str = "shared"  # MOSTrainConfig.listener_ids: shared | per_test
-    init_listeners: str = "index"  # MOSTrainConfig.init_listeners: index | mean
-    input_norm: str = "utterance"  # MOSTrainConfig.input_norm (non-SFI): utterance | upstream
-    wavlm_baseline: str = "wavlm_base"  # upstream of the non-SFI WavLM baseline: wavlm_base | wavlm_base_plus
-    pretrain_stop: str = "uncapped"  # uncapped (best val loss within Lightning's 1000 epochs) | capped
-    sr_pretrain: str = "plain"  # resample_sr cells: plain (shared) | conditioned (own SR-embedding) pretraining
+    batching: _field_type(MOSTrainConfig, "batching") = "rows"
+    pooling: _field_type(MOSTrainConfig, "pooling") = "all_frames"
+    listener_ids: _field_type(MOSTrainConfig, "listener_ids") = "shared"
+    init_listeners: _field_type(MOSTrainConfig, "init_listeners") = "index"
+    input_norm: _field_type(MOSTrainConfig, "input_norm") = "utterance"  # non-SFI backbones only
+    # upstream of the non-SFI WavLM baseline
+    wavlm_baseline: Literal["wavlm_base", "wavlm_base_plus"] = "wavlm_base"
+    # uncapped (best val loss within Lightning's 1000 epochs) | capped (the grid's epoch cap)
+    pretrain_stop: Literal["uncapped", "capped"] = "uncapped"
+    # resample_sr cells: plain (the shared pre-training) | conditioned (own SR-embedding pre-training)
+    sr_pretrain: Literal["plain", "conditioned"] = "plain"
+
+    def __post_init__(self) -> None:
+        validate(self)
 
     def diff(self, other: "Recipe") -> dict[str, object]:
         """Fields whose value differs from ``other`` (name -> this recipe's value)."""
@@ -41,8 +60,13 @@ class Recipe:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+# factor names of earlier suite versions (results layout 1) -> today's; ``Cell.from_description`` reads
+# the cell descriptions those runs recorded through them (CHANGELOG.md)
+RENAMED = {"sfi_geometry": "stride_policy", "naf_max_freq_hz": "max_freq_hz"}
+
+
 AUTHORS = Recipe()
-SUITE = Recipe(sfi_geometry="phase", naf_norm="fixed", naf_lowpass="always", naf_max_freq_hz=24000.0,
+SUITE = Recipe(stride_policy="phase", naf_norm="fixed", naf_lowpass="always", max_freq_hz=24000.0,
                student="teacher", nokd_init="full", ssl_train="none", batching="grouped", pooling="masked",
                listener_ids="per_test", init_listeners="mean", input_norm="upstream",
                wavlm_baseline="wavlm_base_plus", pretrain_stop="capped", sr_pretrain="conditioned")
@@ -51,8 +75,8 @@ UNCAPPED_EPOCHS = 1000  # Lightning's max_epochs when a config gives max_epochs:
 
 
 def sfi_spec(base: SFISpec, recipe: Recipe) -> SFISpec:
-    return replace(base, stride_policy=recipe.sfi_geometry, naf_norm=recipe.naf_norm,
-                   naf_lowpass=recipe.naf_lowpass, max_freq_hz=float(recipe.naf_max_freq_hz))
+    return replace(base, stride_policy=recipe.stride_policy, naf_norm=recipe.naf_norm,
+                   naf_lowpass=recipe.naf_lowpass, max_freq_hz=recipe.max_freq_hz)
 
 
 def distill_config(base: DistillConfig, recipe: Recipe, teacher: TeacherSpec, student: TeacherSpec,

@@ -4,7 +4,7 @@ Reference files are CSVs with one row per compared item and the metric columns `
 ``sys_KTAU`` (empty = unknown, reported as missing, never a failure), optional CI columns
 ``<metric>_lo``/``<metric>_hi``, and key columns that pick the replicated row:
 
-* ``cell`` (an exact cell label), or the factor columns ``frontend, distill, pretrain, teacher,
+* ``cell`` (an exact cell label), or the factor columns ``variant, distill, pretrain, teacher,
   stride_policy`` (an empty factor matches any value) -> the ablation table;
   plus ``sample_rate`` -> the per-rate table;
 * ``system`` (the leaderboard file) -> only the row named in ``PAPER_SYSTEM`` is compared, with the
@@ -39,7 +39,8 @@ from .tables import DATA_DIR, Tables
 
 ABS_TOL = {k: (0.005 if k.endswith("MSE") else 0.002) for k in S.KEYS}
 PAPER_SYSTEM = "T19"  # the leaderboard row believed to be MSR-UTMOS (inferred; see paper/data/README.md)
-FACTOR_KEYS = ("frontend", "distill", "pretrain", "teacher", "stride_policy")
+FACTOR_KEYS = ("variant", "distill", "pretrain", "teacher", "stride_policy")
+LEGACY_KEYS = {"frontend": "variant"}  # the column's name before results layout 2 (CHANGELOG.md)
 DEFAULT_REFERENCES = (DATA_DIR / "paper_reported.csv", DATA_DIR / "leaderboard_track3.csv")
 
 
@@ -84,6 +85,7 @@ def read_reference(path: str | Path) -> pd.DataFrame:
     except csv.Error as e:
         raise InputError(f"{path.name}, line {end + 1}", f"malformed CSV ({e})") from None
     df = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False)
+    df = df.rename(columns={k: v for k, v in LEGACY_KEYS.items() if v not in df.columns})
     if not any(k in df.columns for k in S.KEYS):
         raise InputError(str(path), f"no metric columns (expected some of {list(S.KEYS)})")
     if not ({"cell", "system"} & set(df.columns) or set(FACTOR_KEYS) & set(df.columns)):

@@ -17,9 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ablations.grid import GRIDS, Cell as GridCell
+from sfi_mos.config import from_dict, identity_dict
 from sfi_mos.data.tables import at, read_text
 from sfi_mos.errors import InputError
 from sfi_mos.rundir import DONE, resolve_path
+from sfi_mos.train.configs import DistillConfig, MOSTrainConfig
 
 STAGE_DIRS = ("distill", "pretrain", "finetune", "predict", "score", "probe", "peers")
 PRED_COLUMNS = ("utt_id", "sample_rate", "system_id", "split", "pred", "mos")
@@ -35,22 +38,25 @@ class Run:
     done: dict[str, Any] | None = None
 
 
-@dataclass
-class Cell:
-    """The factors that define one ablation cell (everything but seed and fold)."""
-    frontend: str  # sfi | resample | resample_sr
+@dataclass(frozen=True)
+class CellColumns:
+    """The table columns that place a predict run in the study. Grid runs take them from the cell
+    description they recorded, read through ``ablations.grid.Cell`` (the type the grid built them
+    from); hand-made runs from their typed stage configs. The names are the cell's and the recipe's."""
+
+    variant: str  # sfi | resample | resample_sr (BackboneSpec.kind)
     distill: str  # yes | no | n/a (resampling front ends have no student)
     pretrain: str  # yes | no
     teacher: str  # hubert | wav2vec2 | wavlm | ...
-    stride_policy: str  # SFI stride policy, n/a otherwise
+    stride_policy: str  # SFISpec.stride_policy, n/a otherwise
     features: str  # last | weighted
 
     @property
     def label(self) -> str:
-        if self.frontend == "sfi":
+        if self.variant == "sfi":
             head = f"SFI/{self.stride_policy}" + ("" if self.distill == "yes" else " no-distill")
         else:
-            head = {"resample": "resample", "resample_sr": "resample+SR-emb"}.get(self.frontend, self.frontend)
+            head = {"resample": "resample", "resample_sr": "resample+SR-emb"}.get(self.variant, self.variant)
         tail = "" if self.pretrain == "yes" else " no-pretrain"
         feats = "" if self.features == "last" else f" {self.features}"
         return f"{head}{tail} [{self.teacher}{feats}]"
@@ -123,24 +129,37 @@ def _teacher_name(name: str) -> str:
     return n
 
 
-def cell_of(ft: Run, runs: dict[str, dict[str, Run]], missing: list[str]) -> Cell:
-    bb = ft.config.get("backbone", {})
-    kind = bb.get("kind", "sfi")
-    pretrain = "yes" if ft.config.get("init_run") else "no"
-    if ft.config.get("init_run") and _lookup(runs["pretrain"], ft.config["init_run"], ft.path) is None:
-        missing.append(f"pretrain run {ft.config['init_run']} (referenced by {ft.path})")
-    if kind == "sfi":
-        dist = _lookup(runs["distill"], bb.get("student_run") or "", ft.path) if bb.get("student_run") else None
-        if dist is None:
-            missing.append(f"distill run {bb.get('student_run')} (referenced by {ft.path})")
-            return Cell(kind, "?", pretrain, _teacher_name(bb.get("teacher", {}).get("name", "?")), "?",
-                        bb.get("features", "last"))
-        dc = dist.config
-        return Cell(kind, "no" if int(dc.get("steps", 1)) == 0 else "yes", pretrain,
-                    _teacher_name(dc.get("teacher", {}).get("name", "?")),
-                    dc.get("sfi", {}).get("stride_policy", "?"), bb.get("features", "last"))
-    return Cell(kind, "n/a", pretrain, _teacher_name(bb.get("teacher", {}).get("name", "?")), "n/a",
-                bb.get("features", "last"))
+def _typed(cls: type, run: Run):
+    try:
+        return from_dict(cls, run.config)
+    except InputError as e:
+        raise InputError(str(run.path / "config.json"), e.problem) from None
+
+
+def columns_of(ft: Run, runs: dict[str, dict[str, Run]], missing: list[str]) -> CellColumns:
+    """The columns of a fine-tune run's cell, from its typed config chain (hand-made predict runs)."""
+    cfg = _typed(MOSTrainConfig, ft)
+    pretrain = "yes" if cfg.init_run else "no"
+    if cfg.init_run and _lookup(runs["pretrain"], cfg.init_run, ft.path) is None:
+        missing.append(f"pretrain run {cfg.init_run} (referenced by {ft.path})")
+    bb = cfg.backbone
+    if bb.kind != "sfi":
+        return CellColumns(bb.kind, "n/a", pretrain, _teacher_name(bb.teacher.name), "n/a", bb.features)
+    dist = _lookup(runs["distill"], bb.student_run, ft.path) if bb.student_run else None
+    if dist is None:
+        missing.append(f"distill run {bb.student_run} (referenced by {ft.path})")
+        return CellColumns(bb.kind, "?", pretrain, _teacher_name(bb.teacher.name), "?", bb.features)
+    dc = _typed(DistillConfig, dist)
+    return CellColumns(bb.kind, "no" if dc.steps == 0 else "yes", pretrain, _teacher_name(dc.teacher.name),
+                       dc.sfi.stride_policy, bb.features)
+
+
+def columns_of_cell(cell: GridCell, features: str) -> CellColumns:
+    """The columns of a grid cell (the type ``ablations.grid`` built the runs from)."""
+    sfi = cell.variant == "sfi"
+    return CellColumns(cell.variant, ("yes" if cell.distill else "no") if sfi else "n/a",
+                       "yes" if cell.pretrain else "no", cell.teacher,
+                       cell.recipe.stride_policy if sfi else "n/a", features)
 
 
 def read_csv_strict(path: Path, **kw) -> pd.DataFrame:
@@ -209,22 +228,21 @@ def read_predictions(path: Path, n_expected: int | None = None, keys: tuple[str,
     return df
 
 
-def grid_cell_of(p: Run) -> dict[str, Any]:
-    """What the grid recorded about a predict run's cell (``PredictConfig.cell``): name, label, base
-    recipe (authors | suite), kind, deviations from the base (JSON text) and the whole recipe (JSON
-    text). A hand-made predict run has none: empty strings, and the label comes from the config chain."""
-    c = p.config.get("cell") or {}
-    return {"name": str(c.get("name", "")), "label": str(c.get("label", "")), "base": str(c.get("base", "")),
-            "kind": str(c.get("kind", "")),
-            "deviations": json.dumps(c.get("deviations", {}), sort_keys=True) if c else "",
-            "recipe": json.dumps(c.get("recipe", {}), sort_keys=True) if c else ""}
+def is_replication(table: pd.DataFrame) -> pd.Series:
+    """Rows of cells that run every one of the authors' choices (``ablations.recipe.AUTHORS``)."""
+    return (table["base"] == "authors") & (table["deviations"] == "{}")
+
+
+def grid_cell_of(p: Run) -> GridCell | None:
+    """The cell a grid predict run recorded (``PredictConfig.cell``), read through the grid's ``Cell``
+    type; None for a hand-made predict run."""
+    desc = p.config.get("cell")
+    if not desc:
+        return None
+    return GridCell.from_description(desc, f"{p.path / 'config.json'} (cell)")
 
 
 def _missing_cells(grid: str, rows: list[dict[str, Any]]) -> list[str]:
-    try:
-        from ablations.grid import GRIDS
-    except ImportError:  # paper/ used without the grid package: only run chains are checked
-        return []
     if grid not in GRIDS:
         return []
     found = {r["name"] for r in rows}
@@ -283,19 +301,25 @@ def collect(results: str | Path, grid: str | None = None, require_grid_cells: bo
             raise InputError(str(p.path / "config.json"), "predict run lists no fine-tune runs")
         cells = {}
         for ft in fts:
-            cells[cell_of(ft, runs, problems).label] = cell_of(ft, runs, [])
+            cells[columns_of(ft, runs, problems).label] = columns_of(ft, runs, [])
         problems += [m for r in [p, *fts] if (m := unfinished(r))]
         if problems:
             missing += problems
             continue
         if len(cells) != 1:
             raise InputError(str(p.path / "config.json"), f"fine-tune runs of different cells averaged: {sorted(cells)}")
-        cell = next(iter(cells.values()))
+        cols = next(iter(cells.values()))
         grid_cell = grid_cell_of(p)
+        if grid_cell is not None:
+            cols = columns_of_cell(grid_cell, cols.features)
+        described = {"name": grid_cell.name, "label": grid_cell.label, "base": grid_cell.base,
+                     "kind": grid_cell.kind, "deviations": json.dumps(identity_dict(grid_cell.deviations), sort_keys=True),
+                     "recipe": json.dumps(identity_dict(grid_cell.recipe), sort_keys=True)} if grid_cell else \
+            {k: "" for k in ("name", "label", "base", "kind", "deviations", "recipe")}
         seeds = sorted({int(ft.config.get("seed", 0)) for ft in fts})
         folds = sorted({ft.config.get("fold") for ft in fts}, key=lambda f: -1 if f is None else f)
-        rows.append({"cell": grid_cell["label"] or cell.label, **vars(cell),
-                     **{k: grid_cell[k] for k in ("name", "base", "kind", "deviations", "recipe")},
+        rows.append({"cell": described["label"] or cols.label, **vars(cols),
+                     **{k: described[k] for k in ("name", "base", "kind", "deviations", "recipe")},
                      "seed": ",".join(map(str, seeds)),
                      "folds": ",".join("dev" if f is None else str(f) for f in folds),
                      "n_folds": int(fts[0].config.get("n_folds", 0)), "predict_id": p.run_id,

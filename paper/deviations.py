@@ -4,7 +4,7 @@ source, the suite's, and what the change measured on these results.
 A factor is *measured* when the results hold an authors cell with no deviation and the same cell with
 only that factor changed (same front end, teacher, distillation, pre-training, features); the row then
 gives the paired difference (changed minus authors) in system SRCC and utterance MSE with 95 % CIs
-(``tables._paired``: the same bootstrap draws for one seed, t over seeds otherwise). The last row
+(``stats.paired_cells``: the same bootstrap draws for one seed, t over seeds otherwise). The last row
 compares the suite's cell, every factor changed at once, with its authors cell.
 """
 from __future__ import annotations
@@ -16,9 +16,10 @@ import pandas as pd
 
 from ablations.factors import FACTORS
 
-from .tables import _paired, is_replication
+from . import stats as S
+from .collect import is_replication
 
-STRUCTURE = ("frontend", "teacher", "distill", "pretrain", "features")
+STRUCTURE = ("variant", "teacher", "distill", "pretrain", "features")
 COLUMNS = ["factor", "title", "authors", "source", "suite", "ablated", "authors_cell", "changed_cell", "status",
            "d_sys_SRCC", "d_sys_SRCC_lo", "d_sys_SRCC_hi", "d_utt_MSE", "d_utt_MSE_lo", "d_utt_MSE_hi"]
 
@@ -59,7 +60,7 @@ def _row(name, title, authors, source, suite, ablated, pair, preds, opt) -> dict
     if pair is None:
         return row
     a, g = pair
-    d = _paired(g, a, preds, opt)
+    d = S.paired_cells(g, a, preds, opt.bootstrap, opt.seed)
     row.update(authors_cell=a.cell.iloc[0], changed_cell=g.cell.iloc[0], status="measured")
     for k in ("sys_SRCC", "utt_MSE"):
         row[f"d_{k}"], row[f"d_{k}_lo"], row[f"d_{k}_hi"] = d[k]

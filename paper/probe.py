@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sfi_mos.atomic import write_text
 
 from . import render as R
 from . import stats as S
@@ -255,8 +254,7 @@ def write_all(pt: ProbeTables, env: dict, out: Path) -> list[Path]:
         df = getattr(pt, name)
         if df is None:
             continue
-        for ext, text in (("md", _markdown(name, df, env, pt.notes.get(name, []))),
-                          ("tex", _latex(name, df, env, pt.notes.get(name, []))), ("csv", R.csv_text(df, env))):
-            write_text(Path(out) / f"{name}.{ext}", text)
-            written.append(Path(out) / f"{name}.{ext}")
+        notes = pt.notes.get(name, [])
+        written += R.write_table(Path(out), name, df, env, notes, CAPTIONS[name], _markdown(name, df, env, notes),
+                                 _latex(name, df, env, notes))
     return written

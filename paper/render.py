@@ -1,4 +1,5 @@
-"""Write every table as Markdown, LaTeX (booktabs) and CSV, each with the same environment block.
+"""Write every table as Markdown, LaTeX (booktabs) and plain CSV, with the same environment block in
+the Markdown and LaTeX files and in the CSV's ``<table>.meta.json`` sidecar.
 
 The environment block is built only from the results (env.json / done.json / config.json of the
 runs used), never from the machine rendering the tables, so the same results give byte-identical
@@ -6,6 +7,7 @@ files (values are rounded: 3 decimals in Markdown/LaTeX, 6 in CSV).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -155,17 +157,34 @@ def latex(name: str, df: pd.DataFrame, env: dict[str, Any], notes: list[str]) ->
     return "\n".join(lines)
 
 
-def csv_text(df: pd.DataFrame, env: dict[str, Any]) -> str:
-    head = "".join(f"# {k}: {v}\n" for k, v in env.items())
+def csv_text(df: pd.DataFrame) -> str:
+    """Plain CSV: one header row, no comment lines, so ``pandas.read_csv(path)`` and R's
+    ``read.csv(path)`` read it with their defaults. Provenance is in the ``.meta.json`` sidecar."""
     num = df.copy()
     for c in num.columns:
         if pd.api.types.is_float_dtype(num[c]):
             num[c] = num[c].round(6)
-    return head + num.to_csv(index=False, float_format="%.6f", lineterminator="\n")
+    return num.to_csv(index=False, float_format="%.6f", lineterminator="\n")
+
+
+def meta_text(name: str, caption: str, env: dict[str, Any], notes: list[str], df: pd.DataFrame) -> str:
+    """``<table>.meta.json``: what the CSV is and where its numbers come from."""
+    meta = {"table": name, "caption": caption, "notes": list(notes), "columns": [str(c) for c in df.columns],
+            "rows": int(len(df)), "environment": {k: str(v) for k, v in env.items()}}
+    return json.dumps(meta, indent=1, ensure_ascii=False) + "\n"
+
+
+def write_table(out: Path, name: str, df: pd.DataFrame, env: dict[str, Any], notes: list[str], caption: str,
+                md: str, tex: str) -> list[Path]:
+    """One table as Markdown, LaTeX, plain CSV and its provenance sidecar, each written atomically."""
+    files = {f"{name}.md": md, f"{name}.tex": tex, f"{name}.csv": csv_text(df),
+             f"{name}.meta.json": meta_text(name, caption, env, notes, df)}
+    for fname, text in files.items():
+        write_text(Path(out) / fname, text)
+    return [Path(out) / f for f in files]
 
 
 def write_all(tabs: Tables, env: dict[str, Any], out: Path) -> list[Path]:
-    out = Path(out)
     written = []
     frames = {"ablation": tabs.ablation, "per_rate": tabs.per_rate, "leaderboard": tabs.leaderboard,
               "deviations": tabs.deviations}
@@ -173,8 +192,6 @@ def write_all(tabs: Tables, env: dict[str, Any], out: Path) -> list[Path]:
         if df is None:
             continue
         notes = [v for k, v in tabs.notes.items() if k == name]
-        for ext, text in (("md", markdown(name, df, env, notes)), ("tex", latex(name, df, env, notes)),
-                          ("csv", csv_text(df, env))):
-            write_text(out / f"{name}.{ext}", text)
-            written.append(out / f"{name}.{ext}")
+        written += write_table(out, name, df, env, notes, CAPTIONS[name], markdown(name, df, env, notes),
+                               latex(name, df, env, notes))
     return written

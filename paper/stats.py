@@ -87,3 +87,24 @@ def ci_rule(n_reps: int, bootstrap: int, unit: str = "seeds") -> str:
     if n_reps >= 2:
         return f"t over {n_reps} {unit}"
     return f"bootstrap B={bootstrap}" if bootstrap else "none (B=0)"
+
+
+def paired_cells(g: pd.DataFrame, prop: pd.DataFrame, preds: dict[str, pd.DataFrame], bootstrap: int,
+                 seed: int) -> dict[str, tuple[float, float, float]]:
+    """Cell ``g`` minus cell ``prop`` (rows of the collected table): replicates matched by seed (in
+    order when the seeds differ); one pair gets the bootstrap on the same draws, several a t over them."""
+    if list(g.predict_id) == list(prop.predict_id):  # the proposed cell itself
+        return {k: (0.0, 0.0, 0.0) for k in KEYS}
+    by_seed = dict(zip(prop.seed, prop.predict_id))
+    pairs = [(a, by_seed[s]) for s, a in zip(g.seed, g.predict_id) if s in by_seed]
+    if not pairs:
+        pairs = list(zip(g.predict_id, prop.predict_id))
+    if len(pairs) == 1:  # one pair: the bootstrap on the same draws gives the CI
+        a, b = pairs[0]
+        if bootstrap:
+            return paired(preds[a], preds[b], bootstrap, seed)
+    diffs = []
+    for a, b in pairs:
+        sa, sb = score(preds[a], 0, seed)["all"], score(preds[b], 0, seed)["all"]
+        diffs.append({k: (sa[k][0] - sb[k][0], np.nan, np.nan) for k in KEYS})
+    return aggregate(diffs)

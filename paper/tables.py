@@ -17,12 +17,13 @@ import pandas as pd
 
 from sfi_mos.errors import InputError
 
+from . import deviations
 from . import stats as S
-from .collect import Collected
+from .collect import Collected, is_replication
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TRACK3_RATES = (16000, 24000, 48000)
-FACTORS = ("frontend", "distill", "pretrain", "teacher", "stride_policy", "features", "base", "kind", "deviations")
+FACTORS = ("variant", "distill", "pretrain", "teacher", "stride_policy", "features", "base", "kind", "deviations")
 LEADERBOARD_NOTE = (
     "The replicated row is cell {cell}. Which configuration the authors submitted is not recorded: the paper "
     "describes SFI students, but msr-utmos demo.py (l.37) reads model.sr2id, which exists only with "
@@ -67,7 +68,7 @@ def choose_proposed(table: pd.DataFrame, wanted: str | None) -> str:
         return wanted
     # the paper's model: SFI student, distilled, MOS-pre-trained; prefer the default stride policy
     # and a HuBERT teacher (the architecture the paper describes), else the first such cell
-    cand = table[(table.frontend == "sfi") & (table.distill == "yes") & (table.pretrain == "yes")]
+    cand = table[(table.variant == "sfi") & (table.distill == "yes") & (table.pretrain == "yes")]
     if cand.empty:
         return cells[0]
     # the replication itself (the authors' recipe, no deviation) when the grid recorded its cells
@@ -76,11 +77,6 @@ def choose_proposed(table: pd.DataFrame, wanted: str | None) -> str:
         cand = repl
     rank = cand.assign(_r=(cand.stride_policy != "phase").astype(int) * 2 + (cand.teacher != "hubert").astype(int))
     return rank.sort_values(["_r", "cell"])["cell"].iloc[0]
-
-
-def is_replication(table: pd.DataFrame) -> pd.Series:
-    """Rows of cells that run every one of the authors' choices (``ablations.recipe.AUTHORS``)."""
-    return (table["base"] == "authors") & (table["deviations"] == "{}")
 
 
 def role(row) -> str:
@@ -127,7 +123,7 @@ def build(col: Collected, opt: Options) -> Tables:
                 "seeds": ";".join(g.seed), "ci": S.ci_rule(len(g), opt.bootstrap, "seeds" if g.seed.nunique() == len(g) else "runs"),
                 "predict_ids": ";".join(g.predict_id)}
         row = {**base, **_row(S.aggregate([s["all"] for s in reps]))}
-        row.update(_row(_paired(g, prop_reps, preds, opt), prefix="d_"))
+        row.update(_row(S.paired_cells(g, prop_reps, preds, opt.bootstrap, opt.seed), prefix="d_"))
         abl_rows.append(row)
         rates = sorted(set().union(*[s["per_rate"].keys() for s in reps]))
         for rate in rates:
@@ -144,8 +140,6 @@ def build(col: Collected, opt: Options) -> Tables:
     per_rate = per_rate.sort_values(["_o", "sample_rate"]).drop(columns="_o").reset_index(drop=True)
     notes = {"leaderboard": LEADERBOARD_NOTE.format(cell=proposed)}
     leader = leaderboard(ablation[ablation.cell == proposed].iloc[0], col, opt)
-    from . import deviations
-
     devs = deviations.build(t, preds, opt)
     return Tables(ablation, per_rate, leader, proposed, opt.split, cell_preds, notes, devs)
 
@@ -163,29 +157,10 @@ def _agrees(mine: dict[str, tuple[float, float, float]], metrics: dict[str, Any]
                                     "inconsistent (rerun the score stage)")
 
 
-def _paired(g: pd.DataFrame, prop: pd.DataFrame, preds: dict[str, pd.DataFrame], opt: Options):
-    """Cell minus proposed: replicates matched by seed (in order when the seeds differ)."""
-    if list(g.predict_id) == list(prop.predict_id):  # the proposed cell itself
-        return {k: (0.0, 0.0, 0.0) for k in S.KEYS}
-    by_seed = dict(zip(prop.seed, prop.predict_id))
-    pairs = [(a, by_seed[s]) for s, a in zip(g.seed, g.predict_id) if s in by_seed]
-    if not pairs:
-        pairs = list(zip(g.predict_id, prop.predict_id))
-    if len(pairs) == 1:  # one pair: the bootstrap on the same draws gives the CI
-        a, b = pairs[0]
-        if opt.bootstrap:
-            return S.paired(preds[a], preds[b], opt.bootstrap, opt.seed)
-    diffs = []
-    for a, b in pairs:
-        sa, sb = S.score(preds[a], 0, opt.seed)["all"], S.score(preds[b], 0, opt.seed)["all"]
-        diffs.append({k: (sa[k][0] - sb[k][0], np.nan, np.nan) for k in S.KEYS})
-    return S.aggregate(diffs)
-
-
 def _order(df: pd.DataFrame, proposed: str) -> pd.DataFrame:
     """Proposed first, then SFI, resample, resample+SR; pre-trained before not; by label."""
     fe = {"sfi": 0, "resample": 1, "resample_sr": 2}
-    key = pd.DataFrame({"p": (df.cell != proposed).astype(int), "f": df.frontend.map(fe).fillna(9),
+    key = pd.DataFrame({"p": (df.cell != proposed).astype(int), "f": df.variant.map(fe).fillna(9),
                         "c": df.cell})
     return df.loc[key.sort_values(["p", "f", "c"]).index].reset_index(drop=True)
 

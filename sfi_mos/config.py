@@ -3,8 +3,9 @@
 Run ids must survive upgrades: a field added to a config after its ids were published is declared
 with ``added(default, since=...)``. The identity form (``identity_dict``, what ``config_hash`` hashes)
 leaves such a field out while it holds that neutral default, so every existing run keeps its id and
-only runs that set the new field to something else are new. The full form (``to_dict``) keeps every
-field: it is what ``config.json`` records.
+only runs that set the new field to something else are new. Fields that only label a run
+(``label``) are never hashed. The full form (``to_dict``) keeps every field: it is what
+``config.json`` records.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from .errors import InputError
 
 T = TypeVar("T")
 NEUTRAL = "sfi_mos.neutral"  # dataclass field metadata key: the value that leaves the field out of ids
+LABEL = "sfi_mos.label"  # dataclass field metadata key: the field is never part of the id
 
 
 def added(default: Any, *, since: str) -> Any:
@@ -128,13 +130,21 @@ def validate(obj: Any) -> None:
             object.__setattr__(obj, f.name, checked)
 
 
+def label(default_factory: Any) -> Any:
+    """A field that describes a run for its readers (e.g. the grid cell a prediction belongs to) but
+    does not change what it computes: never part of the identity, so renaming a label re-keys nothing."""
+    return dataclasses.field(default_factory=default_factory, metadata={LABEL: True})
+
+
 def _is_neutral(f: dataclasses.Field, value: Any) -> bool:
+    if f.metadata.get(LABEL):
+        return True
     return NEUTRAL in f.metadata and to_dict(value) == to_dict(f.metadata[NEUTRAL])
 
 
 def to_dict(cfg: Any, identity: bool = False) -> Any:
     """Fully resolved, JSON-ready form of a (nested) dataclass config. Tuples become lists.
-    ``identity``: leave out fields declared with ``added`` that hold their neutral default."""
+    ``identity``: leave out ``label`` fields and ``added`` fields that hold their neutral default."""
     if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
         return {f.name: to_dict(getattr(cfg, f.name), identity) for f in dataclasses.fields(cfg)
                 if not (identity and _is_neutral(f, getattr(cfg, f.name)))}
@@ -146,7 +156,7 @@ def to_dict(cfg: Any, identity: bool = False) -> Any:
 
 
 def identity_dict(cfg: Any) -> Any:
-    """What a run id hashes: ``to_dict`` without the neutral added fields."""
+    """What a run id hashes: ``to_dict`` without labels and neutral added fields."""
     return to_dict(cfg, identity=True)
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from sfi_mos import rundir
 from sfi_mos.atomic import write_csv, write_json
-from sfi_mos.config import config_hash, to_dict
+from sfi_mos.config import config_hash
 from sfi_mos.metrics import evaluate, to_jsonable
 from sfi_mos.probe.metrics import summarise, with_deltas
 from sfi_mos.train.configs import (BackboneSpec, DataSpec, DistillConfig, MOSTrainConfig, PeersConfig,
@@ -37,7 +37,7 @@ ROOT = "data/synth-tiny-s0/track3"
 
 
 def _rid(stage: str, cfg) -> str:
-    return config_hash({"stage": stage, "config": to_dict(cfg)})
+    return config_hash({"stage": stage, "config": cfg})
 
 
 def _run(grid_dir: Path, stage: str, cfg, files: dict[str, object] | None = None) -> str:

@@ -23,7 +23,7 @@ def test_cells_reject_impossible_combinations():
     with pytest.raises(InputError, match="teacher"):
         cell("authors", "bert", "resample")
     with pytest.raises(InputError, match="do not change"):
-        cell("authors", "hubert", "resample", sfi_geometry="phase")
+        cell("authors", "hubert", "resample", stride_policy="phase")
     with pytest.raises(InputError, match="unknown factor"):
         cell("authors", "hubert", stride="phase")
 
@@ -33,9 +33,9 @@ def test_cell_names_say_recipe_and_deviations():
     assert cell("suite", "hubert").name == "suite-hubert-s0"
     assert cell("authors", "wav2vec2", distill=False).name == "authors-wav2vec2-nokd-s0"
     assert cell("authors", "hubert", "resample_sr", pretrain=False, seed=2).name == "authors-resample_sr-hubert-nopt-s2"
-    abl = cell("authors", "hubert", batching="grouped", naf_max_freq_hz=8000.0)
-    assert abl.name == "authors-hubert+naf_max_freq_hz=8000+batching=grouped-s0"  # recipe field order
-    assert abl.kind == "authors" and abl.label == "authors-hubert+naf_max_freq_hz=8000+batching=grouped"
+    abl = cell("authors", "hubert", batching="grouped", max_freq_hz=8000.0)
+    assert abl.name == "authors-hubert+max_freq_hz=8000+batching=grouped-s0"  # recipe field order
+    assert abl.kind == "authors" and abl.label == "authors-hubert+max_freq_hz=8000+batching=grouped"
     assert cell("suite", "wavlm", "resample").kind == "suite-resample"
     # the suite's recipe, named relative to the authors', lists every factor that differs and applies
     differs = {f.name for f in FACTORS if f.authors_value != f.suite_value}
@@ -64,8 +64,8 @@ def test_every_factor_changes_only_its_own_stage_configs():
     """Single-factor ablation vs its host: the differing config fields are exactly the factor's."""
     grid = grid_mod.get("paper")
     fields_of = {  # config fields (dotted) each factor may touch, in any stage
-        "sfi_geometry": {"sfi.stride_policy"}, "naf_norm": {"sfi.naf_norm"}, "naf_lowpass": {"sfi.naf_lowpass"},
-        "naf_max_freq_hz": {"sfi.max_freq_hz"}, "student": {"student"}, "nokd_init": {"nokd_init", "student"},
+        "stride_policy": {"sfi.stride_policy"}, "naf_norm": {"sfi.naf_norm"}, "naf_lowpass": {"sfi.naf_lowpass"},
+        "max_freq_hz": {"sfi.max_freq_hz"}, "student": {"student"}, "nokd_init": {"nokd_init", "student"},
         "ssl_train": {"ssl_train"}, "batching": {"batching"}, "pooling": {"pooling"},
         "listener_ids": {"listener_ids"}, "init_listeners": {"init_listeners"}, "input_norm": {"input_norm"},
         "wavlm_baseline": {"backbone.teacher.name"}, "pretrain_stop": {"max_epochs"},
@@ -139,7 +139,7 @@ def test_shared_stages_are_deduplicated():
         assert set(n.parents) == set(n.config.runs) and len(n.config.runs) == grid.folds
         assert (n.config.student_run is not None) == ("resample" not in n.cells[0])
     authors, grouped = cell("authors", "hubert"), cell("authors", "hubert", batching="grouped")
-    phase = cell("authors", "hubert", sfi_geometry="phase")
+    phase = cell("authors", "hubert", stride_policy="phase")
     # batching is a MOS-stage factor: the grouped cell shares the authors' distillation, not their pretraining
     d = [n for n in by["distill"] if authors.name in n.cells]
     assert len(d) == 1 and grouped.name in d[0].cells and phase.name not in d[0].cells
@@ -235,11 +235,11 @@ def test_run_ids_stable_and_rekeyed_by_changed_defaults():
 
 
 def test_run_id_is_hash_of_stage_and_config():
-    from sfi_mos.config import config_hash, to_dict
+    from sfi_mos.config import config_hash, identity_dict
 
     graph = G.build(grid_mod.get("smoke"), inputs())
     for rel, node in graph.nodes.items():
-        assert node.run_id == config_hash({"stage": node.stage, "config": to_dict(node.config)})
+        assert node.run_id == config_hash({"stage": node.stage, "config": identity_dict(node.config)})
         assert rel == f"{node.stage}/{node.run_id}"
         for p in node.parents:  # parents are referenced by relative run dir inside the config
             assert p in canonical_json(node.config)

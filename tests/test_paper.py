@@ -33,10 +33,10 @@ def test_cells_come_from_configs(results):
     t = collect(results).table  # the only grid present is found
     assert len(t) == len(CELLS)
     row = t[t.cell == "SFI/phase no-distill [hubert]"].iloc[0]
-    assert (row.frontend, row.distill, row.pretrain, row.stride_policy) == ("sfi", "no", "yes", "phase")
+    assert (row.variant, row.distill, row.pretrain, row.stride_policy) == ("sfi", "no", "yes", "phase")
     row = t[t.cell == "SFI/phase no-pretrain [hubert]"].iloc[0]
     assert (row.distill, row.pretrain) == ("yes", "no")
-    assert set(t[t.frontend != "sfi"].distill) == {"n/a"}
+    assert set(t[t.variant != "sfi"].distill) == {"n/a"}
     assert t.folds.iloc[0] == "0,1"
 
 
@@ -122,7 +122,7 @@ def test_outputs_are_byte_identical_and_complete(results, tmp_path):
         assert key in md
     tex = (outs[0] / "ablation.tex").read_text()
     assert "\\toprule" in tex and "\\textbf{" in tex and tex.startswith("% grid: dev")
-    csv = pd.read_csv(outs[0] / "ablation.csv", comment="#")
+    csv = pd.read_csv(outs[0] / "ablation.csv")
     assert list(csv.cell)[0] == "SFI/phase [hubert]"
 
 
@@ -136,7 +136,7 @@ def test_check_passes_on_matching_and_fails_on_perturbed(results, tmp_path, caps
     # perturb one number far beyond its CI: utt LCC of the resampling baseline
     lines = (out / "ablation.csv").read_text().splitlines(keepends=True)
     head = [i for i, line in enumerate(lines) if line.startswith("cell,")][0]
-    df = pd.read_csv(out / "ablation.csv", comment="#")
+    df = pd.read_csv(out / "ablation.csv")
     i = int(np.flatnonzero(df.cell == "resample [hubert]")[0])
     df.loc[i, "utt_LCC"] = df.loc[i, "utt_LCC"] - 0.5
     bad = tmp_path / "perturbed.csv"
@@ -161,7 +161,7 @@ def test_check_default_references(tabs):
 def test_check_factor_keys_and_ci_awareness(tabs, tmp_path):
     v = float(tabs.ablation.set_index("cell").loc["resample [hubert]", "utt_SRCC"])
     ref = tmp_path / "r.csv"
-    ref.write_text("row,frontend,distill,pretrain,teacher,stride_policy,split,utt_SRCC,utt_SRCC_lo,utt_SRCC_hi\n"
+    ref.write_text("row,variant,distill,pretrain,teacher,stride_policy,split,utt_SRCC,utt_SRCC_lo,utt_SRCC_hi\n"
                    f"x,resample,n/a,yes,hubert,,eval,{v + 0.05:.4f},{v - 0.1:.4f},{v + 0.2:.4f}\n"
                    f"y,resample,n/a,yes,hubert,,dev,0.1,,\n")
     out = C.compare(tabs, [ref], synthetic=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from ..config import Range, validate
+from ..config import Range, label, validate
 from ..errors import InputError
 from ..specs import BackboneSpec, DataSpec, Positive, SFISpec, TeacherSpec
 
@@ -121,9 +121,10 @@ class PredictConfig:
     data: DataSpec = field(default_factory=lambda: DataSpec("track3", "data/track3"))
     splits: tuple[Split, ...] = ("dev", "eval")  # which labelled splits to predict
     batch_size: Positive = 8
-    # what the grid knows of the cell these fold models make (name, recipe, structural factors);
-    # paper/ labels its tables with it. Empty for a hand-made predict run.
-    cell: dict = field(default_factory=dict)
+    # what the grid knows of the cell these fold models make (``ablations.grid.Cell.describe``);
+    # paper/ labels its tables with it. Empty for a hand-made predict run. A label: not in the run id
+    # (the fold runs are), so renaming a factor re-keys no prediction.
+    cell: dict = label(dict)
 
     def __post_init__(self) -> None:
         validate(self)

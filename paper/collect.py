@@ -21,7 +21,7 @@ from ablations.grid import GRIDS, Cell as GridCell
 from sfi_mos.config import from_dict, identity_dict
 from sfi_mos.data.tables import at, read_text
 from sfi_mos.errors import InputError
-from sfi_mos.rundir import DONE, resolve_path
+from sfi_mos.rundir import DONE, read_layout, resolve_path
 from sfi_mos.train.configs import DistillConfig, MOSTrainConfig
 
 STAGE_DIRS = ("distill", "pretrain", "finetune", "predict", "score", "probe", "peers")
@@ -271,6 +271,7 @@ def collect(results: str | Path, grid: str | None = None, require_grid_cells: bo
     grid_dir = results / grid
     if not grid_dir.is_dir():
         raise InputError(str(grid_dir), f"no such grid directory; {rerun_hint(results, grid)}")
+    read_layout(grid_dir)  # refuses a newer layout; layout 1 is read (cells through recipe.RENAMED)
     runs = scan(grid_dir)
     if not any(runs.values()):
         raise InputError(str(grid_dir), f"empty: no run directories under it; {rerun_hint(results, grid)}")
@@ -339,6 +340,8 @@ def collect(results: str | Path, grid: str | None = None, require_grid_cells: bo
     if not rows:
         raise InputError(str(grid_dir), f"no scored prediction runs; {rerun_hint(results, grid)}")
     table = pd.DataFrame(rows).sort_values(["cell", "seed", "folds", "predict_id"]).reset_index(drop=True)
+    table, dropped = _one_per_computation(table, runs)
+    missing += dropped
     fps = table.groupby("fingerprint")["predict_id"].apply(list)
     if len(fps) > 1:  # e.g. the runs of a corpus since edited in place: never averaged with the new ones
         raise InputError(str(grid_dir), "predict runs on different data (fingerprints "
@@ -346,6 +349,24 @@ def collect(results: str | Path, grid: str | None = None, require_grid_cells: bo
                          + "); move the stale ones away (`run_all --dry-run` lists runs no longer in the grid "
                            "as orphaned)")
     return Collected(results, grid, grid_dir, runs, table, missing)
+
+
+def _one_per_computation(table: pd.DataFrame, runs: dict[str, dict[str, Run]]) -> tuple[pd.DataFrame, list[str]]:
+    """One row per prediction computed: predict runs over the same fine-tune runs, data and splits
+    (e.g. one keyed by an older suite version and its re-keyed twin) are one replicate, not two. The
+    newest finished is kept; the others are named."""
+    def key(pid: str) -> str:
+        c = runs["predict"][pid].config
+        return json.dumps([sorted(Path(r).name for r in c.get("runs", [])), c.get("data"), c.get("splits")],
+                          sort_keys=True)
+
+    finished = {pid: str((runs["predict"][pid].done or {}).get("finished_utc", "")) for pid in table.predict_id}
+    keys = table.predict_id.map(key)
+    keep = table.assign(_k=keys, _t=table.predict_id.map(finished)).sort_values("_t", kind="mergesort") \
+        .drop_duplicates("_k", keep="last").index
+    dropped = [f"predict/{pid}: the same prediction as a newer run (not counted twice)"
+               for pid in table.predict_id[~table.index.isin(keep)]]
+    return table.loc[sorted(keep)].reset_index(drop=True), dropped
 
 
 @dataclass

@@ -1,13 +1,15 @@
 """Live progress (tqdm) and the printed views of a stage graph: dry run, final report."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from ablations.graph import Graph
+from ablations.graph import Graph, Node
+from sfi_mos.config import to_dict
 from ablations.grid import STAGE_ORDER
 
 from .state import STATES, counts, failure
@@ -82,22 +84,77 @@ def cells(grid) -> str:
     return "\n".join(out)
 
 
-def orphans(graph: Graph, grid_dir: Path) -> str:
-    """Run dirs under ``grid_dir`` that the grid (as resolved now) no longer has; "" when none.
+def _flat(obj: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: obj}
 
-    They come from cells taken out of the grid, changed hyper-parameters, or other/edited data.
-    They are listed, never deleted: their results may still be wanted (delete them by hand)."""
-    found = []
+
+def closest(config: dict[str, Any], nodes: list[Node]) -> tuple[Node | None, list[str]]:
+    """The current node whose config differs from ``config`` (an orphan's ``config.json``) in the
+    fewest fields, and those fields as ``name: old -> new``. Labels (the cell description) are not
+    compared: they do not change what a run computes."""
+    old = {k: v for k, v in _flat(config).items() if not k.startswith("cell.") and k != "cell"}
+    best: tuple[int, Node | None, list[str]] = (1 << 30, None, [])
+    for node in nodes:
+        new = {k: v for k, v in _flat(to_dict(node.config)).items() if not k.startswith("cell.") and k != "cell"}
+        diff = [f"{k}: {_short(old.get(k, '(absent)'))} -> {_short(new.get(k, '(absent)'))}"
+                for k in sorted(set(old) | set(new)) if old.get(k, _ABSENT) != new.get(k, _ABSENT)]
+        if len(diff) < best[0]:
+            best = (len(diff), node, diff)
+    return best[1], best[2]
+
+
+_ABSENT = object()
+
+
+def _short(v: Any) -> str:
+    text = json.dumps(v) if not isinstance(v, str) else v
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def orphans(graph: Graph, grid_dir: Path) -> str:
+    """Run dirs under ``grid_dir`` that the grid (as resolved now) no longer has; "" when none. Each
+    is shown with the current run it is closest to and the config fields that differ.
+
+    They come from cells taken out of the grid, changed hyper-parameters, other/edited data or a
+    suite upgrade that re-keyed them (CHANGELOG.md). They are listed, never deleted: their results
+    may still be wanted (delete them by hand)."""
+    found: list[str] = []
+    by_stage = graph.by_stage()
     for stage in STAGE_ORDER:
         d = grid_dir / stage
-        if d.is_dir():
-            found += [f"{stage}/{p.name}" for p in sorted(d.iterdir())
-                      if p.is_dir() and not p.name.startswith(".") and f"{stage}/{p.name}" not in graph.nodes]
+        if not d.is_dir():
+            continue
+        for p in sorted(d.iterdir()):
+            rel = f"{stage}/{p.name}"
+            if not p.is_dir() or p.name.startswith(".") or rel in graph.nodes:
+                continue
+            found.append(f"  {rel}")
+            try:
+                config = json.loads((p / "config.json").read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                found.append("      (no readable config.json)")
+                continue
+            if not isinstance(config, dict):
+                found.append("      (config.json is not an object)")
+                continue
+            node, diff = closest(config, by_stage.get(stage, []))
+            if node is None:
+                found.append(f"      no {stage} run in the grid now")
+                continue
+            shown = diff[:6] + ([f"... {len(diff) - 6} more"] if len(diff) > 6 else [])
+            what = "; ".join(shown) if diff else "same config (re-keyed by a suite upgrade: CHANGELOG.md)"
+            found.append(f"      closest: {node.rel} ({len(diff)} field(s) differ: {what})")
     if not found:
         return ""
-    return "\n".join([f"orphaned: {len(found)} run dir(s) not in grid {graph.grid} as resolved now "
-                      "(cells removed, configs or data changed); kept, nothing deletes them:"]
-                     + [f"  {rel}" for rel in found])
+    n = sum(1 for line in found if not line.startswith("      "))
+    return "\n".join([f"orphaned: {n} run dir(s) not in grid {graph.grid} as resolved now "
+                      "(cells removed, configs or data changed, or re-keyed by an upgrade); kept, nothing "
+                      "deletes them:"] + found)
 
 
 def report(graph: Graph, states: dict[str, str], grid_dir: Path, runs: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from submitit.core.utils import FailedJobError
 
 from ablations import graph as graph_mod
 from ablations import grid as grid_mod
+from sfi_mos import rundir
 from sfi_mos.atomic import check_writable
 from sfi_mos.cli import int_at_least
 from sfi_mos.errors import InputError
@@ -71,6 +72,11 @@ def _main(args: argparse.Namespace) -> int:
     grid = full.select(args.only)
     grid_dir = Path(args.results).resolve() / grid.name
     check_writable(grid_dir, "dir", "--results")  # before the corpus is generated or anything runs
+    layout = rundir.read_layout(grid_dir)  # a newer layout is refused before anything is written
+    if layout < rundir.LAYOUT and any((grid_dir / s).is_dir() for s in grid_mod.STAGE_ORDER):
+        print(f"note: {grid_dir} has results layout {layout}; this suite writes layout {rundir.LAYOUT}. "
+              "Training runs keep their ids; predict and score runs are re-keyed and recomputed (minutes), "
+              "the old ones are listed as orphaned (CHANGELOG.md)", file=sys.stderr)
     profile = profiles.load(args.profile) if args.cluster == "slurm" or args.profile else None
     ins = inputs.resolve(grid, grid_dir, args.data)
     graph = graph_mod.build(grid, ins)
@@ -88,6 +94,7 @@ def _main(args: argparse.Namespace) -> int:
         print("\n" + costs.dry_run_lines(graph, {c.name: c for c in grid.cells}, grid_dir, rehearsal, args.costs or ""))
         return 0
 
+    rundir.write_layout(grid_dir)
     failed = [rel for rel, st in states.items() if st == "failed"]
     if failed:  # a failure (a stage error, a killed job) is said once more before it is retried
         print(f"resubmitting {len(failed)} failed run(s); their last failure:", file=sys.stderr)

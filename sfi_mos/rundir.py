@@ -6,6 +6,7 @@ A run is finished exactly when ``done.json`` exists; it is written atomically af
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -17,8 +18,13 @@ from typing import Any
 
 from .atomic import write_json
 from .config import to_dict
+from .errors import InputError
 
 DONE = "done.json"
+# ``results/<grid>/layout.json``: the version of this directory layout. 1 = before the file existed (the
+# recipe's factor names of that time, predict ids that hashed the cell description); 2 = now.
+LAYOUT_FILE = "layout.json"
+LAYOUT = 2
 PACKAGES = ("torch", "torchaudio", "espnet-s3prl", "numpy", "scipy", "scikit-learn", "pandas",
             "soundfile", "submitit", "schedulefree", "sfi-mos")
 
@@ -85,6 +91,33 @@ def start(run_dir: str | os.PathLike, cfg: Any) -> Path:
     write_json(run_dir / "config.json", to_dict(cfg))
     write_json(run_dir / "env.json", environment())
     return run_dir
+
+
+def read_layout(grid_dir: str | os.PathLike) -> int:
+    """The layout version of a grid's results directory (1 when it predates ``layout.json``). A
+    newer layout than this suite writes is refused: its runs may mean something this code does not."""
+    path = Path(grid_dir) / LAYOUT_FILE
+    if not path.exists():
+        return 1
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(str(path), f"not valid JSON ({e})") from None
+    version = rec.get("layout") if isinstance(rec, dict) else None
+    if type(version) is not int or version < 1:
+        raise InputError(str(path), f"expected an object with an integer 'layout', got {rec!r:.100}")
+    if version > LAYOUT:
+        raise InputError(str(path), f"results layout {version} was written by a newer sfi-mos (this one reads "
+                                    f"layouts 1-{LAYOUT}); upgrade the suite (git pull; pip install -e .) or use "
+                                    "another --results directory")
+    return version
+
+
+def write_layout(grid_dir: str | os.PathLike) -> None:
+    """Record this suite's layout version (after checking the directory's own; idempotent)."""
+    if read_layout(grid_dir) != LAYOUT or not (Path(grid_dir) / LAYOUT_FILE).exists():
+        write_json(Path(grid_dir) / LAYOUT_FILE, {"layout": LAYOUT, "written_by": "sfi-mos",
+                                                  "notes": "CHANGELOG.md lists what each layout changed"})
 
 
 def is_done(run_dir: str | os.PathLike) -> bool:

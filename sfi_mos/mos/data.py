@@ -1,9 +1,11 @@
-"""Utterance-grouped MOS training data: one item per clip carrying all of its (listener, rating) pairs.
+"""MOS training data: one item per clip carrying all of its (listener, rating) pairs, or one item per
+rating (``rating_rows``: the authors' dataset rows, the default batching).
 
 Batches hold one sampling rate (the SFI layer is set per batch) and their order is a pure function of
 (seed, epoch), so a resumed run replays exactly the batches an uninterrupted run would have seen.
-Training batch sizes count rating rows, as the paper's do (its rows are ratings): whole utterances are
-packed up to ``batch_size`` ratings, and an optimiser step covers ``batch_size * grad_accum`` ratings.
+Training batch sizes count rating rows, as the paper's do (its rows are ratings): with ``grouped``
+batching whole utterances are packed up to ``batch_size`` ratings; an optimiser step covers
+``batch_size * grad_accum`` ratings either way.
 """
 from __future__ import annotations
 

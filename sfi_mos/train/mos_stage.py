@@ -1,13 +1,16 @@
 """MOS training stage: BVCC pre-training and Track 3 fine-tuning through one implementation.
 
-``run(cfg, run_dir)``: rows are individual ratings, but a batch is a set of utterances (one rate) with
-all their ratings, so the backbone runs once per clip and the head once per rating; the loss is the
-mean over ratings. ``batch_size`` and ``grad_accum`` keep the paper's meaning in rating rows: batches
-pack whole utterances up to ``batch_size`` ratings and a step covers >= ``batch_size * grad_accum``. Schedule-free RAdam (train/eval switching), gradient accumulation, clipping, best
-checkpoint by validation loss, optional step cap (``max_steps``: the epoch is cut short, validated and
-the run ends), exact resume from ``ckpt/last.pt`` (written after an optimiser step only,
-with model, optimiser, RNG and the epoch/batch position; batch order and crops are functions of
-(seed, epoch), so the rest of the run replays bit for bit).
+``run(cfg, run_dir)``. ``cfg.batching`` chooses how ratings become batches: ``rows`` (the authors',
+the default) shuffles individual rating rows and runs the backbone once per row; ``grouped`` (the
+suite's) packs whole utterances of one rate with all their ratings, so the backbone runs once per
+clip and the head once per rating. Either way the loss is the mean over ratings and ``batch_size``
+and ``grad_accum`` keep the paper's meaning in rating rows (a step covers ``batch_size * grad_accum``
+rows; grouped batches pack utterances up to ``batch_size`` ratings). Schedule-free RAdam
+(train/eval switching), gradient accumulation, clipping, best checkpoint by validation loss, optional
+step cap (``max_steps``: the epoch is cut short, validated and the run ends), exact resume from
+``ckpt/last.pt`` (written after an optimiser step only, with model, optimiser, RNG and the epoch/batch
+position; batch order and crops are functions of (seed, epoch), so the rest of the run replays bit
+for bit).
 """
 from __future__ import annotations
 

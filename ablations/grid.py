@@ -155,6 +155,14 @@ class Grid:
     probe: ProbeConfig = field(default_factory=ProbeConfig)  # high-band probe per cell (sfi_mos.probe)
     peers: PeersConfig = field(default_factory=PeersConfig)  # third-party predictors, once per grid
 
+    def __post_init__(self) -> None:
+        validate(self)
+        if self.folds < 2:
+            raise InputError("Grid.folds", f"{self.folds}: k-fold cross-validation needs k >= 2")
+        unknown = sorted(set(self.timeout_min) - set(STAGE_ORDER))
+        if unknown or any(type(v) is not int or v < 1 for v in self.timeout_min.values()):
+            raise InputError("Grid.timeout_min", f"{self.timeout_min}: minutes >= 1 per stage of {STAGE_ORDER}")
+
     def select(self, only: str | None) -> "Grid":
         """Keep the cells whose name matches any comma-separated glob in ``only``."""
         if not only:

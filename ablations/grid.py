@@ -22,7 +22,7 @@ from .recipe import AUTHORS, BASES, UNCAPPED_EPOCHS, Recipe
 
 VARIANTS = ("sfi", "resample", "resample_sr")
 TEACHERS = ("wav2vec2", "hubert", "wavlm")
-STAGE_ORDER = ("distill", "pretrain", "finetune", "predict", "score", "probe", "peers")
+STAGE_ORDER = ("import", "distill", "pretrain", "finetune", "predict", "score", "probe", "peers")
 
 # s3prl upstream names: registered (downloads, paper) and *_local (a checkpoint file we write).
 # "wavlm_base" is the authors' non-SFI WavLM baseline (their distillation teacher is WavLM Base+).

@@ -248,3 +248,35 @@ def test_base_config_is_the_hf_default():
         cfg = cls().to_dict()
         for k, v in AF.BASE_CONFIG.items():
             assert cfg[k] == v, (kind, k)
+
+
+def test_export_cli_round_trips_our_student_and_mos_run(tmp_path):
+    from sfi_mos.export import main as export_main
+    from sfi_mos.mos.checkpoint import load_run, save_model
+    from sfi_mos.mos.backbone import Backbone
+    from sfi_mos.mos.model import MOSModel
+    from sfi_mos.ssl import SFIStudent
+    from sfi_mos.ssl.checkpoints import tiny_arch
+    from sfi_mos.train.configs import SFISpec
+
+    torch.manual_seed(0)
+    student = SFIStudent(tiny_arch("hubert"), SFISpec())  # our own layer settings (phase geometry, fixed norm)
+    student.save(tmp_path / "distill" / "student.pt")
+    assert export_main(["--student", str(tmp_path / "distill"), "--out", str(tmp_path / "hf")]) == 0
+    back, _ = H.to_model(H.read_dir(tmp_path / "hf"))
+    assert back.sfi_spec == student.sfi_spec
+    a, b = student.state_dict(), back.state_dict()
+    heads = ("model.final_proj", "model.label_embs")  # pre-training heads: not in HF models, zeroed
+    assert {k for k in a if not k.startswith(heads)} <= set(b)
+    for k in a:
+        if not k.startswith(heads):
+            assert torch.equal(a[k], b[k]), k
+    model = MOSModel(Backbone(back, "sfi"), 12)
+    save_model(tmp_path / "ft" / "best.pt", model, train_listeners=list(range(12)), epoch=3)
+    assert export_main(["--mos", str(tmp_path / "ft"), "--out", str(tmp_path / "exp" / "m.ckpt")]) == 0
+    ours, _ = load_run(tmp_path / "ft")
+    theirs = AF.load_authors(tmp_path / "exp" / "m.ckpt")
+    assert theirs.info["train_listeners"] == list(range(12))
+    x = [torch.randn(int(0.5 * 24000), generator=torch.Generator().manual_seed(3))]
+    with torch.no_grad():
+        assert torch.equal(ours.predict_norm(x, 24000, [1, 2]), theirs.predict_norm(x, 24000, [1, 2]))

@@ -1,5 +1,8 @@
 """``python -m sfi_mos.predict --model RUN_DIR [RUN_DIR ...] INPUT ... --out preds.csv [--batch-size N]``
 
+``--model authors:CKPT [--ssl HF_DIR] [--listeners 1-10]`` scores with the authors' released Lightning
+checkpoint instead, as their demo.py does, in MOS units (docs/authors_models.md).
+
 Writes ``utt_id,path,sample_rate,pred`` for every readable file. ``utt_id`` is the file name without
 its suffix, or, where two inputs share a name, their path inside the input folder. Files (and
 inputs) that cannot be read are listed with the reason in ``<out stem>.errors.csv`` and the exit

@@ -9,7 +9,7 @@ import torch
 from ablations import graph as G
 from ablations import grid as grid_mod
 from authors_fixtures import save_hf, sfi_hubert
-from grid_fixtures import inputs, real_data_dirs
+from grid_fixtures import done, fake_stages, inputs, real_data_dirs  # noqa: F401
 from replication import run_all, students
 from sfi_mos.mos.backbone import build_backbone
 from sfi_mos.ssl import hf_format
@@ -80,3 +80,17 @@ def test_import_refuses_changed_files(tmp_path):
         assert "changed since the grid was planned" in str(e)
     else:
         raise AssertionError("a changed folder was imported")
+
+
+def test_run_all_with_students_runs_import_instead_of_distill(tmp_path, fake_stages, capsys):
+    """The launcher runs the real import stage (the others are stand-ins) and no distillation."""
+    d = save_hf(sfi_hubert(seed=2), tmp_path / "released")
+    res = tmp_path / "res"
+    assert run_all.main(["--grid", "smoke", "--results", str(res), "--no-progress", "--students", f"hubert={d}"]) == 0
+    finished = done(res / "smoke")
+    assert not [r for r in finished if r.startswith("distill/")]
+    imports = [r for r in finished if r.startswith("import/")]
+    assert len(imports) == 1 and finished[imports[0]]["released_student"] == str(d.resolve())
+    student = torch.load(res / "smoke" / imports[0] / "student.pt", weights_only=True)
+    assert torch.equal(student["state_dict"]["model.feature_extractor.conv_layers.0.0.analog.rff"],
+                       hf_format.read_dir(d).state[hf_format.K.RFF_KEY])

@@ -280,3 +280,21 @@ def test_export_cli_round_trips_our_student_and_mos_run(tmp_path):
     x = [torch.randn(int(0.5 * 24000), generator=torch.Generator().manual_seed(3))]
     with torch.no_grad():
         assert torch.equal(ours.predict_norm(x, 24000, [1, 2]), theirs.predict_norm(x, 24000, [1, 2]))
+
+
+def test_optional_tensors_are_defaulted_and_listed(tmp_path):
+    # an SFI folder without the max_ang_freq buffer: the layer takes 24 kHz (the authors' recipe value)
+    hf = sfi_hubert(seed=2)
+    d = save_hf(hf, tmp_path / "sfi")
+    from safetensors.torch import load_file, save_file
+
+    st = load_file(d / "model.safetensors")
+    st.pop("feature_extractor.conv_layers.0.conv.continuous_filters.max_ang_freq")
+    save_file(st, d / "model.safetensors", metadata={"format": "pt"})
+    net, report = H.to_model(H.read_dir(d))
+    assert net.sfi.analog.max_freq_hz == 24000.0 and not report["unused"]
+    # a model built with SpecAugment off has no masked_spec_embed: zeroed and listed, not an error
+    cls, cfg_cls = transformers.HubertModel, transformers.HubertConfig
+    plain = cls(cfg_cls(**TINY, mask_time_prob=0.0, mask_feature_prob=0.0))
+    net, report = H.to_model(H.read_dir(save_hf(plain, tmp_path / "nomask")))
+    assert "mask_emb" in report["not_in_file"] and not net.model.mask_emb.any()

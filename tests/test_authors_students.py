@@ -9,7 +9,7 @@ import torch
 from ablations import graph as G
 from ablations import grid as grid_mod
 from authors_fixtures import save_hf, sfi_hubert
-from grid_fixtures import done, fake_stages, inputs, real_data_dirs  # noqa: F401
+from grid_fixtures import done, fake_stages, inputs, real_data_dirs  # noqa: F401 (fake_stages: a fixture)
 from replication import run_all, students
 from sfi_mos.mos.backbone import build_backbone
 from sfi_mos.ssl import hf_format

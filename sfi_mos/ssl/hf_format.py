@@ -109,9 +109,10 @@ def _sfi_spec(hf: HFModel, where: str) -> dict:
 
 
 def load_state(model: nn.Module, state: dict[str, torch.Tensor], where: str,
-               unused: dict[str, str] | None = None) -> dict[str, dict[str, str]]:
+               unused: dict[str, str] | None = None, no_masking: bool = False) -> dict[str, dict[str, str]]:
     """Fill ``model`` (an s3prl-class model) from HF-named ``state``, strictly. ``unused``: file keys
-    consumed elsewhere, with why. Returns the report {"unused": {key: why}, "not_in_file": {key: why}}."""
+    consumed elsewhere, with why; ``no_masking``: the config turns SpecAugment off, so HF builds no
+    ``masked_spec_embed``. Returns the report {"unused": {key: why}, "not_in_file": {key: why}}."""
     unused = dict(unused or {})
     state = {K.ALIASES.get(k, k): v for k, v in state.items()}
     ours = model.state_dict()
@@ -123,6 +124,10 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor], where: str,
             not_in_file[key] = "pre-training head: HF base models have none and the forward never uses it (zeroed)"
             continue
         src = state.get(hk)
+        if src is None and hk == "masked_spec_embed" and no_masking:
+            new[key] = torch.zeros_like(mine)
+            not_in_file[key] = "SpecAugment is off in config.json (mask_time_prob = mask_feature_prob = 0): zeroed"
+            continue
         if src is None:
             raise InputError(where, f"missing tensor {hk!r} (our {key!r}, shape {tuple(mine.shape)})")
         if tuple(src.shape) != tuple(mine.shape):
@@ -157,7 +162,8 @@ def to_model(hf: HFModel, name: str = "", where: str | None = None,
             net.info = {"init": "hf", "source": str(hf.path), "sha256": dict(hf.sha256)}
         else:
             net = Teacher(archmod.build(arch), arch, name or str(hf.config.get("_name_or_path", "")))
-    report = load_state(net.model, hf.state, where, unused)
+    no_masking = not hf.config.get("mask_time_prob", 0.05) and not hf.config.get("mask_feature_prob", 0.0)
+    report = load_state(net.model, hf.state, where, unused, no_masking)
     if hf.sfi:
         net.set_sample_rate(16000)
     return net, report

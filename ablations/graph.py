@@ -14,6 +14,7 @@ from typing import Any
 from sfi_mos.config import config_hash
 from sfi_mos.errors import InputError
 from sfi_mos.train.configs import BackboneSpec, DataSpec, TeacherSpec
+from sfi_mos.train.import_stage import ImportConfig
 
 from . import recipe as recipe_mod
 from .grid import STAGE_ORDER, Cell, Grid
@@ -29,6 +30,9 @@ class Inputs:
     teachers: dict[str, TeacherSpec]
     probe: DataSpec | None = None  # twin folder of a synthetic corpus; None: twins from track3's eval clips
     peer_versions: tuple[str, ...] = ()  # installed peer packages (sfi_mos.peers.versions)
+    # released SFI students per teacher factor (run_all --students): an import node replaces the
+    # distillation of every distilled SFI cell of that teacher
+    students: dict[str, ImportConfig] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,7 +63,15 @@ def cell_stages(grid: Grid, cell: Cell, inputs: Inputs) -> list[tuple[str, Any, 
 
     teacher = inputs.teachers[cell.teacher]
     features = grid.finetune.backbone.features
-    if cell.variant == "sfi":
+    released = inputs.students.get(cell.teacher) if cell.variant == "sfi" and cell.distill else None
+    desc = cell.describe()
+    if released is not None:
+        student = add("import", replace(released, sfi=recipe_mod.sfi_spec(released.sfi, r)), ())
+        backbone = BackboneSpec(kind="sfi", student_run=student, teacher=teacher, features=features)
+        base = (student,)
+        sha = dict(released.sha256).get("model.safetensors", "")[:12]
+        desc["deviations"] = {**desc["deviations"], "released_student": f"{released.path} (sha256 {sha})"}
+    elif cell.variant == "sfi":
         dcfg = recipe_mod.distill_config(grid.distill, r, teacher, inputs.teachers["hubert"], cell.distill)
         student = add("distill", replace(dcfg, data=inputs.unlabelled, seed=grid.base_seed), ())
         backbone = BackboneSpec(kind="sfi", student_run=student, teacher=teacher, features=features)
@@ -88,7 +100,7 @@ def cell_stages(grid: Grid, cell: Cell, inputs: Inputs) -> list[tuple[str, Any, 
         fcfg = replace(fbase, stage="finetune", backbone=backbone, data=inputs.track3, init_run=init,
                        n_folds=grid.folds, fold=fold, seed=cell.seed)
         folds.append(add("finetune", fcfg, ft_parents))
-    pred = add("predict", replace(grid.predict, runs=tuple(folds), data=inputs.track3, cell=cell.describe()),
+    pred = add("predict", replace(grid.predict, runs=tuple(folds), data=inputs.track3, cell=desc),
                tuple(folds))
     add("probe", replace(grid.probe, runs=tuple(folds), data=inputs.probe or inputs.track3, init_run=init,
                          student_run=base[0] if base else None, seed=grid.base_seed), tuple(folds))
@@ -101,6 +113,7 @@ class Graph:
     grid: str
     nodes: dict[str, Node]  # rel dir -> node, in topological order
     cell_scores: dict[str, str]  # cell name -> its score node
+    skipped: dict[str, str] = field(default_factory=dict)  # cell -> why (released students made it a duplicate)
 
     def by_stage(self) -> dict[str, list[Node]]:
         out: dict[str, list[Node]] = {s: [] for s in STAGE_ORDER}
@@ -131,10 +144,14 @@ def build(grid: Grid, inputs: Inputs) -> Graph:
     the second would only relabel the first (a factor that changes nothing for that cell)."""
     nodes: dict[str, Node] = {}
     scores: dict[str, str] = {}
+    skipped: dict[str, str] = {}
     trained: dict[tuple[str, ...], str] = {}
     for cell in grid.cells:
         stages = cell_stages(grid, cell, inputs)
         folds = tuple(f"finetune/{run_id(s, c)}" for s, c, _ in stages if s == "finetune")
+        if folds in trained and inputs.students:  # a distillation-only factor: moot with released weights
+            skipped[cell.name] = f"with released students it trains exactly the runs of {trained[folds]}"
+            continue
         if folds in trained:
             raise InputError(f"grid {grid.name!r}", f"cell {cell.name} trains exactly the runs of cell "
                              f"{trained[folds]}: it differs only in a factor that does not apply to it")
@@ -151,4 +168,4 @@ def build(grid: Grid, inputs: Inputs) -> Graph:
                       versions=tuple(inputs.peer_versions), seed=grid.base_seed)
         node = Node("peers", cfg, run_id("peers", cfg), ())  # belongs to no cell
         nodes.setdefault(node.rel, node)
-    return Graph(grid.name, nodes, scores)
+    return Graph(grid.name, nodes, scores, skipped)

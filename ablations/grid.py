@@ -28,7 +28,7 @@ Teacher = Literal["wav2vec2", "hubert", "wavlm"]
 Base = Literal["authors", "suite"]
 VARIANTS = typing.get_args(BackboneKind)
 TEACHERS = typing.get_args(Teacher)
-STAGE_ORDER = ("distill", "pretrain", "finetune", "predict", "score", "probe", "peers")
+STAGE_ORDER = ("import", "distill", "pretrain", "finetune", "predict", "score", "probe", "peers")
 
 # s3prl upstream names: registered (downloads, paper) and *_local (a checkpoint file we write).
 # "wavlm_base" is the authors' non-SFI WavLM baseline (their distillation teacher is WavLM Base+).

@@ -17,9 +17,9 @@ from sfi_mos.cli import int_at_least
 from sfi_mos.errors import InputError
 
 from . import check as C
-from . import probe, render
+from . import imported, probe, render
 from .collect import collect
-from .tables import Options, build, is_synthetic
+from .tables import Options, build, is_synthetic, leaderboard
 
 
 def parser() -> argparse.ArgumentParser:
@@ -40,7 +40,29 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", action="append", default=None, help="reference CSV (repeatable; default: "
                    "paper/data/paper_reported.csv and paper/data/leaderboard_track3.csv)")
     p.add_argument("--ci-scale", type=float, default=1.0, help="multiplier of the CI part of the tolerance")
+    p.add_argument("--imported", action="append", default=[], metavar="[LABEL=]PREDS.csv",
+                   help="an imported model's predictions (sfi_mos.predict output), a labelled leaderboard row "
+                   "(repeatable; docs/authors_models.md)")
+    p.add_argument("--track3", default=None, metavar="DIR", help="Track 3 folder whose labels --imported joins")
+    p.add_argument("--only-imported", action="store_true",
+                   help="write only the leaderboard with the --imported rows (no grid results needed)")
     return p
+
+
+def _only_imported(a, opt: Options) -> int:
+    """The reviewers' path: published leaderboard + imported rows, without any trained results."""
+    if not opt.imported:
+        raise InputError("--only-imported", "needs at least one --imported file")
+    out = Path(a.out or Path(a.results) / "imported")
+    check_writable(out, "dir", "--out")
+    board = leaderboard(None, None, opt)
+    env = {"imported": ", ".join(src for _, _, src in opt.imported), "split": opt.split,
+           "bootstrap": f"B={opt.bootstrap}, seed={opt.seed}"}
+    write_text(out / "leaderboard.md", render.markdown("leaderboard", board, env, []))
+    write_text(out / "leaderboard.csv", render.csv_text(board, env))
+    print((out / "leaderboard.md").read_text(encoding="utf-8").split("## Environment")[0].rstrip())
+    print(f"wrote {out / 'leaderboard.md'} and {out / 'leaderboard.csv'}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,10 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         refs = (a.reference or [str(p) for p in C.DEFAULT_REFERENCES]) if a.check else []
         for ref in refs:  # a bad reference is found before minutes of bootstrap, not after
             C.read_reference(ref)
+        opt = Options(split=a.split, bootstrap=a.bootstrap, seed=a.seed, proposed=a.proposed, manifest=a.manifest,
+                      imported=[imported.read(spec, a.track3) for spec in a.imported])
+        if a.only_imported:
+            return _only_imported(a, opt)
         col = collect(a.results, a.grid, require_grid_cells=not a.allow_partial)
         out = Path(a.out) if a.out else col.grid_dir / "paper"
         check_writable(out, "dir", "--out")
-        opt = Options(split=a.split, bootstrap=a.bootstrap, seed=a.seed, proposed=a.proposed, manifest=a.manifest)
         tabs = build(col, opt)
         if col.skipped:
             tabs.notes["ablation"] = f"partial grid: {len(col.skipped)} missing or unfinished runs left out"

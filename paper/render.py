@@ -80,7 +80,7 @@ def display(name: str, df: pd.DataFrame, tex: bool) -> pd.DataFrame:
     if name == "per_rate":
         out["sample_rate"] = [f"{int(r) / 1000:g} kHz" + ("" if s else " (unseen)") for r, s in zip(df.sample_rate, df.seen)]
     if name == "leaderboard":
-        marks = best_marks(df[df.system != "this replication"].reindex(df.index))
+        marks = best_marks(df[~df.system.isin(["this replication", "imported model"])].reindex(df.index))
     for k in S.KEYS:
         lo = df.get(f"{k}_lo", pd.Series(np.nan, index=df.index))
         hi = df.get(f"{k}_hi", pd.Series(np.nan, index=df.index))

@@ -46,6 +46,7 @@ class Options:
     seed: int = 0
     proposed: str | None = None  # cell label; default: SFI, distilled, pre-trained, phase, hubert
     manifest: str | None = None
+    imported: list = field(default_factory=list)  # (label, labelled predictions, source): paper.imported
 
 
 @dataclass
@@ -193,9 +194,18 @@ def is_synthetic(col: Collected, manifest: str | None = None) -> bool:
     return col.manifest(manifest) is not None
 
 
-def leaderboard(prop: pd.Series, col: Collected, opt: Options) -> pd.DataFrame:
-    """Published Track 3 eval rows plus this replication's proposed cell, ranked by sys SRCC."""
+def leaderboard(prop: pd.Series | None, col: Collected | None, opt: Options) -> pd.DataFrame:
+    """Published Track 3 eval rows plus this replication's proposed cell and any imported model's
+    predictions (``paper.imported``), ranked by sys SRCC. Without results (``col`` None) only the
+    imported rows are added."""
+    from . import imported
+
     lb = load_leaderboard()
+    extra = imported.rows(opt.imported, opt.split, opt.bootstrap, opt.seed)
+    if extra:
+        lb = pd.concat([lb, pd.DataFrame(extra)], ignore_index=True)
+    if col is None:
+        return _ranked(lb)
     synthetic = is_synthetic(col, opt.manifest)
     data = "synthetic corpus (not comparable)" if synthetic else f"Track 3 {split_label(opt.split)}"
     mine = {"system": "this replication", "label": prop["cell"], **{k: prop[k] for k in S.KEYS},
@@ -207,7 +217,10 @@ def leaderboard(prop: pd.Series, col: Collected, opt: Options) -> pd.DataFrame:
         why = "a synthetic corpus" if synthetic else f"split {split_label(opt.split)}; the leaderboard is eval"
         mine.update(rank="–", transcription=f"computed on {why}, not comparable")
         return pd.concat([df, pd.DataFrame([mine])], ignore_index=True)
-    df = pd.concat([lb, pd.DataFrame([mine])], ignore_index=True)
+    return _ranked(pd.concat([lb, pd.DataFrame([mine])], ignore_index=True))
+
+
+def _ranked(df: pd.DataFrame) -> pd.DataFrame:
     df = df.sort_values(["sys_SRCC", "system"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
     df.insert(0, "rank", [str(i) for i in range(1, len(df) + 1)])
     return df

@@ -29,7 +29,7 @@ from typing import Any
 from sfi_mos.errors import InputError
 
 FORMAT = "sfi_mos.rehearsal/1"
-UNITS = {"distill": "optimiser steps", "pretrain": "optimiser steps", "finetune": "optimiser steps",
+UNITS = {"import": "folder conversions", "distill": "optimiser steps", "pretrain": "optimiser steps", "finetune": "optimiser steps",
          "predict": "clip x model forward passes", "score": "scorings", "probe": "twin-probe runs",
          "peers": "peer runs"}
 

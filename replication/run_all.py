@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from submitit.core.utils import FailedJobError
@@ -21,7 +22,7 @@ from sfi_mos.atomic import check_writable
 from sfi_mos.cli import int_at_least
 from sfi_mos.errors import InputError
 
-from . import costs, inputs, launcher, manifest, monitor, profiles, snapshot, summary
+from . import costs, inputs, launcher, manifest, monitor, profiles, snapshot, students, summary
 from .state import failure, run_states, slurm_states
 
 
@@ -50,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="slurm: jobs run a snapshot of the committed code (results/<grid>/code/<sha>), "
                     "so later edits do not reach queued or requeued jobs")
     ap.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    ap.add_argument("--students", default=None, metavar="hubert=DIR,wav2vec2=DIR,wavlm=DIR",
+                    help="released SFI students (local save_pretrained folders): the SFI cells of those teachers "
+                    "start from them, with no distillation run (docs/authors_models.md)")
     return ap.parse_args(argv)
 
 
@@ -78,7 +82,7 @@ def _main(args: argparse.Namespace) -> int:
               "Training runs keep their ids; predict and score runs are re-keyed and recomputed (minutes), "
               "the old ones are listed as orphaned (CHANGELOG.md)", file=sys.stderr)
     profile = profiles.load(args.profile) if args.cluster == "slurm" or args.profile else None
-    ins = inputs.resolve(grid, grid_dir, args.data)
+    ins = students.attach(inputs.resolve(grid, grid_dir, args.data), grid, args.students)
     graph = graph_mod.build(grid, ins)
     runs = manifest.read(grid_dir)
     sched = slurm_states({e["job_id"] for e in runs.values() if e.get("cluster") == "slurm"}) \
@@ -87,6 +91,8 @@ def _main(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(monitor.cells(grid))
         print(monitor.dry_run(graph, states, grid_dir))
+        if ins.students:
+            print(students.replaced(graph_mod.build(grid, replace(ins, students={})), graph))
         full_graph = graph_mod.build(full, ins) if grid is not full else graph
         orphaned = monitor.orphans(full_graph, grid_dir)
         if orphaned:

@@ -1,5 +1,8 @@
 """``python -m sfi_mos.predict --model RUN_DIR [RUN_DIR ...] INPUT ... --out preds.csv [--batch-size N]``
 
+``--model authors:CKPT [--ssl HF_DIR] [--listeners 1-10]`` scores with the authors' released Lightning
+checkpoint instead, as their demo.py does, in MOS units (docs/authors_models.md).
+
 Writes ``utt_id,path,sample_rate,pred`` for every readable file. ``utt_id`` is the file name without
 its suffix, or, where two inputs share a name, their path inside the input folder. Files (and
 inputs) that cannot be read are listed with the reason in ``<out stem>.errors.csv`` and the exit
@@ -19,6 +22,21 @@ from ..errors import InputError
 from ..rundir import DONE
 
 RUN_MARKERS = ("best.pt", DONE, "config.json")
+AUTHORS = "authors:"  # --model authors:CKPT: the authors' Lightning checkpoint (docs/authors_models.md)
+
+
+def parse_listeners(text: str) -> list[int]:
+    """``1-10`` or ``1,2,7`` (or both, comma-separated) -> listener ids."""
+    out: list[int] = []
+    try:
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            a, sep, b = part.partition("-")
+            out += list(range(int(a), int(b) + 1)) if sep else [int(a)]
+    except ValueError:
+        raise InputError("--listeners", f"{text!r} is not a list of ids such as 1-10 or 1,2,7") from None
+    if not out:
+        raise InputError("--listeners", "no listener id given")
+    return out
 
 
 def errors_path(out: Path) -> Path:
@@ -35,7 +53,8 @@ def split_models(models: list[str], inputs: list[str]) -> tuple[list[str], list[
     from .inputs import AUDIO_SUFFIXES, LIST_SUFFIXES
 
     k = 0
-    while k < len(models) and any((Path(models[k]) / m).is_file() for m in RUN_MARKERS):
+    while k < len(models) and (models[k].startswith(AUTHORS)
+                               or any((Path(models[k]) / m).is_file() for m in RUN_MARKERS)):
         k += 1
     if k == 0 and models:
         raise InputError(f"--model {models[0]}", "not a run dir (it holds no best.pt, done.json or config.json)")
@@ -55,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, type=Path, help="output CSV")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
+    ap.add_argument("--ssl", default=None, metavar="HF_DIR",
+                    help="with --model authors:CKPT: the backbone's save_pretrained folder (its config.json)")
+    ap.add_argument("--listeners", default=None, help="with --model authors:CKPT: listener ids to average "
+                                                      "(default 1-10, as the authors' demo.py)")
     args = ap.parse_args(argv)
     if args.batch_size < 1:
         ap.error(f"--batch-size must be >= 1, got {args.batch_size}")
@@ -76,7 +99,16 @@ def main(argv: list[str] | None = None) -> int:
 
         device = resolve_device(args.device, "--device")
         found = collect(inputs)
-        predictor = Predictor.from_runs(*models, device=device)
+        authors = [m[len(AUTHORS):] for m in models if m.startswith(AUTHORS)]
+        if authors and len(models) > 1:
+            raise InputError("--model", "an authors: checkpoint is scored on its own, not with other models")
+        if authors:
+            listeners = parse_listeners(args.listeners) if args.listeners is not None else None
+            predictor = Predictor.from_authors(authors[0], args.ssl, listeners, device=device)
+        elif args.ssl is not None or args.listeners is not None:
+            raise InputError("--ssl/--listeners", "only apply to --model authors:CKPT")
+        else:
+            predictor = Predictor.from_runs(*models, device=device)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -74,6 +74,30 @@ class Predictor:
             models.append((model, meta["train_listeners"]))
         return cls(models, device=device)
 
+    @classmethod
+    def from_authors(cls, ckpt: str | os.PathLike, ssl: str | os.PathLike | None = None,
+                     listeners: Sequence[int] | None = None, device=None) -> "Predictor":
+        """The authors' Lightning checkpoint (``sfi_mos.mos.authors_format``), scored as their demo.py
+        does (listener ids 1-10 unless ``listeners``), in MOS units."""
+        from ..mos.authors_format import DEFAULT_LISTENERS, load_authors
+
+        device = resolve_device(device)
+        model = load_authors(ckpt, ssl)
+        lis = list(DEFAULT_LISTENERS if listeners is None else listeners)
+        n = model.model.head.n_listeners
+        bad = [i for i in lis if not 0 <= int(i) < n]
+        if not lis or bad:
+            raise InputError("--listeners", f"listener ids must be 0..{n - 1} (the checkpoint's table), got {bad or lis}")
+        return cls([(model, lis)], device=device)
+
+    def _rate(self, sample_rate: int, where: str) -> int:
+        """``check_rate``, and the rates a model itself refuses (the authors' SR embedding)."""
+        sr = check_rate(sample_rate, where)
+        for model, _ in self.models:
+            if hasattr(model, "check_rate"):
+                model.check_rate(sr, where)
+        return sr
+
     @staticmethod
     def _batches(keys: Sequence[tuple[int, int]], batch_size: int) -> list[list[int]]:
         """Index batches of one rate and similar lengths (less padding; results do not depend on it)."""
@@ -99,7 +123,7 @@ class Predictor:
                       progress: bool = False) -> np.ndarray:
         """MOS (1-5) for each (samples, rate) pair, in input order."""
         for k, (w, sr) in enumerate(zip(waves, rates)):
-            check_length(len(w), check_rate(sr, f"input {k}"), f"input {k}")
+            check_length(len(w), self._rate(sr, f"input {k}"), f"input {k}")
         out = np.full(len(waves), np.nan)
         for idx in tqdm(self._batches([(int(r), len(w)) for w, r in zip(waves, rates)], batch_size),
                         desc="predict", disable=not progress):
@@ -124,7 +148,7 @@ class Predictor:
         for i, p in enumerate(paths):
             try:
                 info = audio_info(p)
-                infos[i] = (check_rate(info.sample_rate, str(p)), info.frames)
+                infos[i] = (self._rate(info.sample_rate, str(p)), info.frames)
             except InputError as e:
                 errors[i] = e.problem
         ok = sorted(infos)

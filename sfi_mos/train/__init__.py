@@ -7,9 +7,11 @@ pull in torch.
 from __future__ import annotations
 
 from .configs import DistillConfig, MOSTrainConfig, PeersConfig, PredictConfig, ProbeConfig, ScoreConfig
+from .import_stage import ImportConfig
 
 STAGES: dict[str, tuple[type, str]] = {
     "distill": (DistillConfig, "sfi_mos.train.distill:run"),
+    "import": (ImportConfig, "sfi_mos.train.import_stage:run"),  # released students (run_all --students)
     "pretrain": (MOSTrainConfig, "sfi_mos.train.mos_stage:run"),
     "finetune": (MOSTrainConfig, "sfi_mos.train.mos_stage:run"),
     "predict": (PredictConfig, "sfi_mos.train.predict_stage:run"),

@@ -14,7 +14,7 @@ from typing import Any
 from sfi_mos.config import config_hash
 from sfi_mos.errors import InputError
 from sfi_mos.train.configs import BackboneSpec, DataSpec, TeacherSpec
-from sfi_mos.train.import_stage import ImportConfig
+from sfi_mos.train.configs import ImportConfig
 
 from . import recipe as recipe_mod
 from .grid import STAGE_ORDER, Cell, Grid
@@ -70,7 +70,7 @@ def cell_stages(grid: Grid, cell: Cell, inputs: Inputs) -> list[tuple[str, Any, 
         backbone = BackboneSpec(kind="sfi", student_run=student, teacher=teacher, features=features)
         base = (student,)
         sha = dict(released.sha256).get("model.safetensors", "")[:12]
-        desc["deviations"] = {**desc["deviations"], "released_student": f"{released.path} (sha256 {sha})"}
+        desc["released_student"] = f"{released.path} (sha256 {sha})"  # paper/ lists it with the deviations
     elif cell.variant == "sfi":
         dcfg = recipe_mod.distill_config(grid.distill, r, teacher, inputs.teachers["hubert"], cell.distill)
         student = add("distill", replace(dcfg, data=inputs.unlabelled, seed=grid.base_seed), ())

@@ -17,14 +17,14 @@ from typing import Any, Literal
 
 from sfi_mos.config import Range, from_dict, identity_dict, validate
 from sfi_mos.errors import InputError
-from sfi_mos.specs import BackboneKind
+from sfi_mos.specs import BackboneKind, TeacherFactor
 from sfi_mos.train.configs import (DistillConfig, MOSTrainConfig, PeersConfig, PredictConfig, ProbeConfig,
                                    ScoreConfig, SFISpec)
 
 from .factors import BY_NAME, FACTORS
 from .recipe import AUTHORS, BASES, RENAMED, UNCAPPED_EPOCHS, Recipe
 
-Teacher = Literal["wav2vec2", "hubert", "wavlm"]
+Teacher = TeacherFactor
 Base = Literal["authors", "suite"]
 VARIANTS = typing.get_args(BackboneKind)
 TEACHERS = typing.get_args(Teacher)

@@ -313,8 +313,11 @@ def collect(results: str | Path, grid: str | None = None, require_grid_cells: bo
         grid_cell = grid_cell_of(p)
         if grid_cell is not None:
             cols = columns_of_cell(grid_cell, cols.features)
+        devs = identity_dict(grid_cell.deviations) if grid_cell else {}
+        if grid_cell and p.config["cell"].get("released_student"):  # run_all --students: not distilled here
+            devs["released_student"] = str(p.config["cell"]["released_student"])
         described = {"name": grid_cell.name, "label": grid_cell.label, "base": grid_cell.base,
-                     "kind": grid_cell.kind, "deviations": json.dumps(identity_dict(grid_cell.deviations), sort_keys=True),
+                     "kind": grid_cell.kind, "deviations": json.dumps(devs, sort_keys=True),
                      "recipe": json.dumps(identity_dict(grid_cell.recipe), sort_keys=True)} if grid_cell else \
             {k: "" for k in ("name", "label", "base", "kind", "deviations", "recipe")}
         seeds = sorted({int(ft.config.get("seed", 0)) for ft in fts})

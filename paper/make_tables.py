@@ -58,10 +58,11 @@ def _only_imported(a, opt: Options) -> int:
     board = leaderboard(None, None, opt)
     env = {"imported": ", ".join(src for _, _, src in opt.imported), "split": opt.split,
            "bootstrap": f"B={opt.bootstrap}, seed={opt.seed}"}
-    write_text(out / "leaderboard.md", render.markdown("leaderboard", board, env, []))
-    write_text(out / "leaderboard.csv", render.csv_text(board, env))
-    print((out / "leaderboard.md").read_text(encoding="utf-8").split("## Environment")[0].rstrip())
-    print(f"wrote {out / 'leaderboard.md'} and {out / 'leaderboard.csv'}")
+    md = render.markdown("leaderboard", board, env, [])
+    written = render.write_table(out, "leaderboard", board, env, [], render.CAPTIONS["leaderboard"], md,
+                                 render.latex("leaderboard", board, env, []))
+    print(md.split("## Environment")[0].rstrip())
+    print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
 

@@ -14,7 +14,7 @@ from ablations.graph import Graph, Inputs
 from ablations.grid import TEACHERS, Grid
 from sfi_mos.errors import InputError
 from sfi_mos.ssl import hf_format
-from sfi_mos.train.import_stage import ImportConfig
+from sfi_mos.train.configs import ImportConfig
 
 
 def parse(arg: str) -> dict[str, Path]:

@@ -27,6 +27,7 @@ NafNorm = Literal["fixed", "query"]
 NafLowpass = Literal["always", "eval"]
 MgfConvention = Literal["suite", "reference"]
 BackboneKind = Literal["sfi", "resample", "resample_sr"]
+TeacherFactor = Literal["wav2vec2", "hubert", "wavlm"]  # the grid's teacher families
 Features = Literal["last", "weighted"]
 
 Positive = Annotated[int, Range(1)]

@@ -119,3 +119,13 @@ def test_orphan_shows_closest_run_and_fields(tmp_path):
 def test_changelog_names_the_layout_and_id_changes():
     text = (REPO / "CHANGELOG.md").read_text()
     assert f"layout {rundir.LAYOUT}" in text and "run ids" in text
+
+
+def test_import_runs_are_keyed_by_content_not_by_where_the_folder_lies():
+    from sfi_mos.train.configs import ImportConfig
+
+    a = ImportConfig(teacher="hubert", sha256=(("config.json", "aa"), ("model.safetensors", "bb")), path="/old")
+    assert G.run_id("import", a) == G.run_id("import", dataclasses.replace(a, path="/moved/elsewhere"))
+    assert G.run_id("import", a) != G.run_id("import", dataclasses.replace(a, sha256=(("model.safetensors", "cc"),)))
+    with pytest.raises(InputError, match="ImportConfig.teacher"):
+        ImportConfig(teacher="HuBERT", sha256=(("x", "y"),))

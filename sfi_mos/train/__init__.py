@@ -6,8 +6,8 @@ pull in torch.
 """
 from __future__ import annotations
 
-from .configs import DistillConfig, MOSTrainConfig, PeersConfig, PredictConfig, ProbeConfig, ScoreConfig
-from .import_stage import ImportConfig
+from .configs import (DistillConfig, ImportConfig, MOSTrainConfig, PeersConfig, PredictConfig, ProbeConfig,
+                      ScoreConfig)
 
 STAGES: dict[str, tuple[type, str]] = {
     "distill": (DistillConfig, "sfi_mos.train.distill:run"),

@@ -17,9 +17,9 @@ from typing import Annotated, Literal
 
 from ..config import Range, label, validate
 from ..errors import InputError
-from ..specs import BackboneSpec, DataSpec, Positive, SFISpec, TeacherSpec
+from ..specs import BackboneSpec, DataSpec, Positive, SFISpec, TeacherFactor, TeacherSpec
 
-__all__ = ["BackboneSpec", "DataSpec", "SFISpec", "TeacherSpec", "DistillConfig", "MOSTrainConfig",
+__all__ = ["BackboneSpec", "DataSpec", "SFISpec", "TeacherSpec", "DistillConfig", "ImportConfig", "MOSTrainConfig",
            "PredictConfig", "ScoreConfig", "ProbeConfig", "PeersConfig"]
 
 Count = Annotated[int, Range(0)]
@@ -61,6 +61,23 @@ class DistillConfig:
         validate(self)
         if not self.rates:
             raise InputError("DistillConfig.rates", "no sampling rates")
+
+
+@dataclass(frozen=True)
+class ImportConfig:
+    """A released SFI student (HF ``save_pretrained`` folder) in place of a distillation run
+    (``sfi_mos.train.import_stage``; ``run_all --students``)."""
+
+    teacher: TeacherFactor = "hubert"  # the teacher factor whose SFI cells this student serves
+    # (file name, sha256) of config.json and model.safetensors: the run id is keyed by the content
+    sha256: tuple[tuple[str, str], ...] = ()
+    sfi: SFISpec = field(default_factory=SFISpec)  # the cell's layer settings (NAF sizes come from the file)
+    path: str = label(str)  # where the folder is now (absolute): a moved folder keeps its run id
+
+    def __post_init__(self) -> None:
+        validate(self)
+        if not self.sha256:
+            raise InputError("ImportConfig.sha256", "no file hashes: the run id would not follow the content")
 
 
 @dataclass(frozen=True)

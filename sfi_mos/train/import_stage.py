@@ -3,26 +3,18 @@
 ``run_all --students hubert=DIR,...`` puts one ``import/<id>`` node where an SFI cell's distillation
 node would be. It writes the same ``student.pt`` a distill run leaves, so the MOS stages read it
 unchanged. The run id hashes the folder's content (``sha256`` of ``config.json`` and
-``model.safetensors``) and the cell's SFI layer settings; the stage refuses a folder whose files no
+``model.safetensors``) and the cell's SFI layer settings, not where the folder lies; the stage refuses a folder whose files no
 longer have those hashes. Layer settings that are not weights (geometry, NAF normalisation and
 low-pass, max frequency) come from the cell's recipe, the weights from the folder.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
-from .configs import SFISpec
+from .configs import ImportConfig
 
 PROVENANCE = "provenance.json"
-
-
-@dataclass(frozen=True)
-class ImportConfig:
-    teacher: str = "hubert"  # the teacher factor whose SFI cells this student serves
-    path: str = ""  # the save_pretrained folder (absolute)
-    sha256: tuple[tuple[str, str], ...] = ()  # (file name, content hash) of config.json, model.safetensors
-    sfi: SFISpec = field(default_factory=SFISpec)  # the cell's layer settings (naf sizes come from the file)
 
 
 def run(cfg: ImportConfig, run_dir: str | Path) -> None:

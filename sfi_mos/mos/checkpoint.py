@@ -6,7 +6,6 @@ wav2vec2/HuBERT/WavLM family are rebuilt from ``config.json``'s spec (their sour
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -16,6 +15,7 @@ from ..config import from_dict
 from ..errors import InputError
 from .backbone import architecture, build_backbone, from_architecture
 from .model import MOSModel
+from ..jsonio import read_json
 
 BEST = "best.pt"
 
@@ -33,7 +33,7 @@ def read_config(run_dir: str | Path):
     path = Path(run_dir) / "config.json"
     if not path.exists():
         raise InputError(str(path), "not a MOS run dir (no config.json)")
-    return from_dict(MOSTrainConfig, json.loads(path.read_text()))
+    return from_dict(MOSTrainConfig, read_json(path, what="MOS run config"))
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[MOSModel, dict]:

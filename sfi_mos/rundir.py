@@ -17,6 +17,8 @@ from typing import Any
 
 from .atomic import write_json
 from .config import to_dict
+from .errors import InputError
+from .jsonio import read_json
 
 DONE = "done.json"
 PACKAGES = ("torch", "torchaudio", "espnet-s3prl", "numpy", "scipy", "scikit-learn", "pandas",
@@ -85,6 +87,29 @@ def start(run_dir: str | os.PathLike, cfg: Any) -> Path:
     write_json(run_dir / "config.json", to_dict(cfg))
     write_json(run_dir / "env.json", environment())
     return run_dir
+
+
+STAGE_NAMES = ("distill", "pretrain", "finetune", "predict", "score", "probe", "peers")
+
+
+def run_kind(run_dir: str | os.PathLike) -> str | None:
+    """The stage a run dir belongs to: its parent folder's name in a grid (``<stage>/<run-id>``), else
+    guessed from its config.json keys; None when neither tells."""
+    run_dir = Path(run_dir)
+    parent = run_dir.resolve().parent.name
+    if parent in STAGE_NAMES and (run_dir / "config.json").is_file():
+        return parent
+    try:
+        keys = set(read_json(run_dir / "config.json"))
+    except InputError:
+        return None
+    if "stage" in keys and "backbone" in keys:
+        return "finetune"  # a MOS run (pretrain or finetune)
+    for stage, marks in (("score", {"predict_run"}), ("probe", {"runs", "student_run"}), ("predict", {"runs"}),
+                         ("peers", {"peers"}), ("distill", {"steps", "teacher"})):
+        if marks <= keys:
+            return stage
+    return None
 
 
 def is_done(run_dir: str | os.PathLike) -> bool:

@@ -41,6 +41,9 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[M
     run_dir = Path(run_dir)
     path = run_dir / BEST
     if not path.exists():
+        if (run_dir / "done.json").exists():
+            raise InputError(str(path), "missing from a finished MOS run (done.json is there): the checkpoint "
+                                        "was moved or deleted; rerun the run or give another run dir")
         raise InputError(str(path), "no best.pt: the MOS run has not finished an epoch")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=False)

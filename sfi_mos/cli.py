@@ -127,8 +127,8 @@ def refuse_overwrite(outputs: dict[str, str | os.PathLike | None], inputs: Itera
         for p, preal, pino in in_ids:
             if real == preal or (ino is not None and ino == pino):
                 how = "is" if real == preal else "is a hard link to"
-                raise InputError(f"{label} {out}", f"{how} the input {p}, which would be overwritten; "
-                                                   "write the output somewhere else")
+                raise InputError(f"{label} {out}", f"{how} one of the input files ({p}), which would be "
+                                                   "overwritten; write the output somewhere else")
         _check_trees(label, out, real, tree_real)
     for label, d in out_dirs.items():
         if d is None:

@@ -37,10 +37,16 @@ def parse_data(arg: str) -> dict[str, Path] | None:
         name, sep, path = part.partition("=")
         if not sep or name not in CORPORA:
             raise InputError("--data", f"expected 'synthetic' or NAME=PATH pairs with NAME in {CORPORA}, got {part!r}")
+        if name in out:
+            raise InputError(f"--data {name}", f"given twice ({out[name]} and {path}); give each corpus once")
+        if not path.strip():
+            raise InputError(f"--data {name}", "empty path (an unset shell variable?)")
         p = Path(path).expanduser().resolve()
         if not p.is_dir():
             raise InputError(f"--data {name}", f"{p} is not a directory")
         out[name] = p
+    if not out:
+        raise InputError("--data", f"no corpus given in {arg!r}; expected 'synthetic' or NAME=PATH pairs")
     return out
 
 

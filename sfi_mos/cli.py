@@ -111,8 +111,8 @@ def refuse_overwrite(outputs: dict[str, str | os.PathLike | None], inputs: Itera
     """Refuse, before any work, outputs that are inputs or lie inside a corpus that is read.
 
     ``outputs``: {label (e.g. "--out"): file the command writes}; ``out_dirs``: {label: folder the
-    command writes files in}; ``inputs``: files it reads; ``corpora``: folders it reads (no
-    output may be written inside them, and an output folder may not hold an input file). Paths are
+    command writes files in (it may not hold an input file)}; ``inputs``: files it reads;
+    ``corpora``: folders it reads (no output may be written inside them). Paths are
     compared after resolving symbolic links and by (device, inode), so a hard link counts. Arms
     ``atomic.protect`` with the same sets for writes that are decided later.
     """
@@ -136,7 +136,7 @@ def refuse_overwrite(outputs: dict[str, str | os.PathLike | None], inputs: Itera
         dreal = os.path.realpath(d)
         _check_trees(label, d, dreal, tree_real)
         for p, preal, _ in in_ids:
-            if _inside(preal, dreal):
+            if os.path.dirname(preal) == dreal:  # the command writes files directly in the folder
                 raise InputError(f"{label} {d}", f"holds the input {p}; write the output to another folder")
     atomic.protect([p for p, *_ in in_ids], trees)
 

@@ -165,9 +165,12 @@ class Grid:
 
     def select(self, only: str | None) -> "Grid":
         """Keep the cells whose name matches any comma-separated glob in ``only``."""
-        if not only:
+        if only is None:
             return self
-        pats = [p.strip() for p in only.split(",") if p.strip()]
+        pats = [p.strip() for p in only.split(",")]
+        if not all(pats):  # "" or "a,,b": an unset shell variable must not select the whole grid
+            raise InputError("--only", f"{only!r} holds an empty pattern; give cell names or globs "
+                                       "(all cells: leave --only out)")
         keep = tuple(c for c in self.cells if any(fnmatch.fnmatchcase(c.name, p) for p in pats))
         if not keep:
             raise InputError("--only", f"{only!r} matches no cell of grid {self.name!r}; cells: "

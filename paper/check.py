@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def read_reference(path: str | Path) -> pd.DataFrame:
     numeric = [c for c in df.columns if c in S.KEYS or (c.endswith(("_lo", "_hi")) and c[:-3] in S.KEYS)]
     for i, line in enumerate(rows):  # every number now: a bad one is found before the tables are built
         for c in numeric:
-            _num(df[c].iloc[i], f"{path.name}, line {line}")
+            _num(df[c].iloc[i], f"{path.name}, line {line}, column {c}")
     return df
 
 
@@ -104,9 +105,12 @@ def _num(s: str, where: str) -> float:
     if s == "" or s.lower() in ("nan", "na", "none", "–"):
         return float("nan")
     try:
-        return float(s)
+        x = float(s)
     except ValueError:
         raise InputError(where, f"{s!r} is not a number") from None
+    if not math.isfinite(x):  # 1e400, inf: a reference must be a number to compare with
+        raise InputError(where, f"{s!r} is not a finite number")
+    return x
 
 
 def _half(lo: float, hi: float) -> float:

@@ -21,6 +21,7 @@ from ablations.grid import GRIDS, Cell as GridCell
 from sfi_mos.config import from_dict, identity_dict
 from sfi_mos.data.tables import at, read_text
 from sfi_mos.errors import InputError
+from sfi_mos.jsonio import read_json
 from sfi_mos.rundir import DONE, read_layout, resolve_path
 from sfi_mos.train.configs import DistillConfig, MOSTrainConfig
 
@@ -84,15 +85,18 @@ def find_grid(results: Path, grid: str | None) -> str:
     raise InputError(str(results), f"several grids present {grids}; choose one with --grid")
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(str(path), "missing") from None
-    except UnicodeDecodeError as e:
-        raise InputError(str(path), f"not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except json.JSONDecodeError as e:
-        raise InputError(str(path), f"not valid JSON ({e})") from None
+# the parts of run records the tables read (sfi_mos.jsonio shapes; "?" = optional)
+CONFIG_SHAPE = {"backbone?": {"kind?": str, "teacher?": {"name?": str}, "student_run?": (str, type(None)),
+                              "features?": str},
+                "teacher?": {"name?": str}, "sfi?": {"stride_policy?": str}, "init_run?": (str, type(None)),
+                "predict_run?": str, "runs?": list, "peers?": list, "cell?": (dict, type(None)),
+                "data?": {"fingerprint?": str, "kind?": str, "root?": str}}
+DONE_SHAPE = {"finished_utc?": str}
+ENV_SHAPE = {"packages?": (dict, type(None))}
+
+
+def _read_json(path: Path, shape: dict | None = None) -> dict[str, Any]:
+    return read_json(path, shape)
 
 
 def scan(grid_dir: Path) -> dict[str, dict[str, Run]]:
@@ -105,9 +109,10 @@ def scan(grid_dir: Path) -> dict[str, dict[str, Run]]:
         for rd in sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")):
             if not (rd / "config.json").exists():
                 continue  # a run dir whose job has not started writing yet
-            env = _read_json(rd / "env.json") if (rd / "env.json").exists() else {}
-            done = _read_json(rd / DONE) if (rd / DONE).exists() else None
-            runs[stage][rd.name] = Run(stage, rd.name, rd.resolve(), _read_json(rd / "config.json"), env, done)
+            env = _read_json(rd / "env.json", ENV_SHAPE) if (rd / "env.json").exists() else {}
+            done = _read_json(rd / DONE, DONE_SHAPE) if (rd / DONE).exists() else None
+            runs[stage][rd.name] = Run(stage, rd.name, rd.resolve(), _read_json(rd / "config.json", CONFIG_SHAPE),
+                                       env, done)
     return runs
 
 

@@ -8,13 +8,13 @@ tolerance, 2 on bad input (missing or partial results, named with the command th
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from sfi_mos.atomic import check_writable, write_text
-from sfi_mos.cli import int_at_least
+from sfi_mos.cli import Parser, float_in_range, int_in_range, refuse_overwrite
 from sfi_mos.errors import InputError
+from sfi_mos.metrics.bootstrap import MAX_DRAWS
 
 from . import check as C
 from . import imported, probe, render
@@ -22,13 +22,14 @@ from .collect import collect
 from .tables import Options, build, is_synthetic, leaderboard
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m paper.make_tables", description=__doc__.split("\n")[0])
+def parser() -> Parser:
+    p = Parser(prog="python -m paper.make_tables", description=__doc__.split("\n")[0])
     p.add_argument("--results", default="results", help="results root (default: ./results)")
     p.add_argument("--grid", default=None, help="grid name (default: the only grid present, else 'default')")
     p.add_argument("--out", default=None, help="output dir (default: <results>/<grid>/paper)")
     p.add_argument("--split", default="eval", help="labelled split to evaluate (default: eval)")
-    p.add_argument("--bootstrap", type=int_at_least(0, "bootstrap"), default=1000, help="bootstrap draws for CIs (default: 1000)")
+    p.add_argument("--bootstrap", type=int_in_range(0, MAX_DRAWS, "bootstrap", "its memory grows with it"), default=1000,
+                   help=f"bootstrap draws for CIs (default: 1000, at most {MAX_DRAWS})")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     p.add_argument("--proposed", default=None, help="cell label of the proposed system (default: SFI, "
                    "distilled, pre-trained, phase policy, HuBERT teacher)")
@@ -39,7 +40,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="compare with reference files; exit 1 when outside")
     p.add_argument("--reference", action="append", default=None, help="reference CSV (repeatable; default: "
                    "paper/data/paper_reported.csv and paper/data/leaderboard_track3.csv)")
-    p.add_argument("--ci-scale", type=float, default=1.0, help="multiplier of the CI part of the tolerance")
+    p.add_argument("--ci-scale", type=float_in_range(0, 1000, "--ci-scale"), default=1.0,
+                   help="multiplier of the CI part of the tolerance")
     p.add_argument("--imported", action="append", default=[], metavar="[LABEL=]PREDS.csv",
                    help="an imported model's predictions (sfi_mos.predict output), a labelled leaderboard row "
                    "(repeatable; docs/authors_models.md)")
@@ -67,8 +69,19 @@ def _only_imported(a, opt: Options) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    a = parser().parse_args(argv)
+    ap = parser()
+    a = ap.parse_args(argv)
+    if a.reference and not a.check:
+        ap.error("--reference is only read with --check (add --check, or drop --reference)")
     sys.stdout.reconfigure(errors="backslashreplace")  # paths that are not UTF-8 are still printable
+    try:
+        return _main(a)
+    except KeyboardInterrupt:  # every file is written atomically: each is the old one or the new one
+        print("\ninterrupted: rerun the same command to write every table", file=sys.stderr)
+        return 130
+
+
+def _main(a) -> int:
     try:
         if a.out:
             check_writable(a.out, "dir", "--out")
@@ -81,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             return _only_imported(a, opt)
         col = collect(a.results, a.grid, require_grid_cells=not a.allow_partial)
         out = Path(a.out) if a.out else col.grid_dir / "paper"
+        # the tables never go inside a run dir or a corpus the runs read, nor next to a file read
+        refuse_overwrite({}, inputs=[*refs, *([a.manifest] if a.manifest else [])],
+                         corpora=[r.path for stage in col.runs.values() for r in stage.values()]
+                         + [col.grid_dir / "data", *sorted(set(col.table.get("data_root", [])))], out_dirs={"--out": out, "--out (figures)": out / "figures"})
         check_writable(out, "dir", "--out")
         tabs = build(col, opt)
         if col.skipped:

@@ -19,7 +19,6 @@ not depend on the number of steps).
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sfi_mos.errors import InputError
+from sfi_mos.jsonio import read_json
 
 FORMAT = "sfi_mos.rehearsal/1"
 UNITS = {"import": "folder conversions", "distill": "optimiser steps", "pretrain": "optimiser steps", "finetune": "optimiser steps",
@@ -238,11 +238,8 @@ def run_seconds(plan: dict[str, int], cost: dict[str, float]) -> float:
 # --- the rehearsal file ---------------------------------------------------------------------------------
 def load(path: str | Path) -> dict[str, Any]:
     p = Path(path)
-    try:
-        data = json.loads(p.read_text())
-    except (OSError, ValueError) as e:
-        raise InputError(str(p), f"cannot read rehearsal JSON: {e}") from e
-    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("costs"), dict):
+    data = read_json(p, what="rehearsal JSON")
+    if data.get("format") != FORMAT or not isinstance(data.get("costs"), dict):
         raise InputError(str(p), f"not a rehearsal result (expected format {FORMAT!r}; "
                          "write one with python -m replication.rehearse --json FILE)")
     return data

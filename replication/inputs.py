@@ -8,7 +8,6 @@ temporary directory that is renamed into place only when complete.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import sys
@@ -23,6 +22,7 @@ from sfi_mos.train.configs import DataSpec, TeacherSpec
 
 from . import fingerprint, registry
 from .lock import Lock
+from sfi_mos.jsonio import read_json
 
 CORPORA = ("track3", "bvcc", "unlabelled")
 KINDS = {"track3": "track3", "bvcc": "bvcc", "unlabelled": "folder"}
@@ -37,10 +37,16 @@ def parse_data(arg: str) -> dict[str, Path] | None:
         name, sep, path = part.partition("=")
         if not sep or name not in CORPORA:
             raise InputError("--data", f"expected 'synthetic' or NAME=PATH pairs with NAME in {CORPORA}, got {part!r}")
+        if name in out:
+            raise InputError(f"--data {name}", f"given twice ({out[name]} and {path}); give each corpus once")
+        if not path.strip():
+            raise InputError(f"--data {name}", "empty path (an unset shell variable?)")
         p = Path(path).expanduser().resolve()
         if not p.is_dir():
             raise InputError(f"--data {name}", f"{p} is not a directory")
         out[name] = p
+    if not out:
+        raise InputError("--data", f"no corpus given in {arg!r}; expected 'synthetic' or NAME=PATH pairs")
     return out
 
 
@@ -94,11 +100,11 @@ def _synthetic_fingerprint(target: Path) -> str:
     fp_file = target / "fingerprint.json"
     stats = fingerprint.tree_stats(target, skip=(fp_file.name,))
     try:
-        rec = json.loads(fp_file.read_text(encoding="utf-8"))
-        if rec.get("stats") == stats and isinstance(rec.get("fingerprint"), str):
+        rec = read_json(fp_file, {"fingerprint": str})
+        if rec.get("stats") == stats:
             return rec["fingerprint"]
-    except (OSError, ValueError, AttributeError):
-        pass
+    except InputError:
+        pass  # no or damaged record: the files are hashed again
     try:
         fp = registry.load(registry.prepare_path("fingerprint"))(target, verify=True)
     except InputError as e:  # edited since it was generated: the run ids follow the bytes as they are
@@ -120,7 +126,7 @@ def tiny_teachers(grid_dir: Path, seed: int) -> dict[str, str]:
         write_json(out / "teachers.json", rel)
 
     _build_once(target, build)
-    rel = json.loads((target / "teachers.json").read_text())
+    rel = read_json(target / "teachers.json")
     if set(LOCAL_UPSTREAMS) - set(rel):  # written by an older version: add the missing checkpoints
         with Lock(target.parent / f".{target.name}.lock"):
             paths = write(target, "tiny", seed)  # writes only missing files, each atomically

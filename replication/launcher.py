@@ -13,6 +13,8 @@ executed by one process even if two run_all submitted it.
 """
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -53,6 +55,14 @@ def run_local(graph: Graph, grid: Grid, grid_dir: Path, cluster: str, max_parall
     # topological order: a long root run then overlaps the rest instead of trailing it
     todo.sort(key=lambda n: bool(n.parents))
     active: dict[str, Any] = {}
+    try:
+        return _drive(graph, grid, grid_dir, cluster, max_parallel, threads, report, logs, states, todo, active)
+    except BaseException:  # Ctrl-C, SIGTERM (run_all turns it into an exception): end the job processes too
+        stop_local(list(active.values()))
+        raise
+
+
+def _drive(graph, grid, grid_dir, cluster, max_parallel, threads, report, logs, states, todo, active):
     while True:
         for node in list(todo):
             if len(active) >= max_parallel:
@@ -82,6 +92,74 @@ def run_local(graph: Graph, grid: Grid, grid_dir: Path, cluster: str, max_parall
             return states
         if active and not ready or len(active) >= max_parallel:
             time.sleep(0.5)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc; empty elsewhere)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for d in entries:
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        try:
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False
+
+
+def stop_local(jobs: list[Any], grace_s: float = 20.0) -> int:
+    """End local jobs: SIGINT to each job's processes (a stage stops between two atomic writes and
+    resumes from its checkpoint on the next run), SIGKILL to what is left after ``grace_s``.
+    Returns how many jobs were running."""
+    procs = [j._process for j in jobs if getattr(j, "_process", None) is not None and j._process.poll() is None]
+    pids = [pid for p in procs for pid in [p.pid, *_descendants(p.pid)]]
+    for pid in reversed(pids):  # the stage processes first, then their submitit controllers
+        try:
+            os.kill(pid, signal.SIGINT)
+        except OSError:
+            pass
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        for p in procs:
+            p.poll()  # reap the controllers (our children)
+        if not any(_alive(pid) for pid in pids):
+            break
+        time.sleep(0.1)
+    for pid in pids:
+        if _alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    for p in procs:
+        try:
+            p.wait(timeout=5)
+        except Exception:  # noqa: BLE001 - best effort: it was sent SIGKILL
+            pass
+    return len(procs)
 
 
 def submit_slurm(graph: Graph, grid: Grid, grid_dir: Path, profile: dict[str, Any],

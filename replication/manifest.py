@@ -6,13 +6,13 @@ a run finished is always read from its run directory.
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from sfi_mos.atomic import write_json
 from sfi_mos.errors import InputError
+from sfi_mos.jsonio import read_json
 
 from .lock import Lock
 
@@ -21,12 +21,12 @@ NAME = "manifest.json"
 
 def read(grid_dir: Path) -> dict[str, dict[str, Any]]:
     path = grid_dir / NAME
-    try:
-        runs = json.loads(path.read_text(encoding="utf-8"))["runs"]
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         return {}
-    except (OSError, ValueError, KeyError, TypeError) as e:  # edited by hand, or not ours
-        raise InputError(str(path), f"not a readable run manifest ({type(e).__name__}: {e}); it only records "
+    try:
+        runs = read_json(path, {"runs": dict})["runs"]
+    except InputError as e:  # edited by hand, or not ours
+        raise InputError(str(path), f"not a readable run manifest ({e.problem}); it only records "
                          "submitted jobs: move it away and rerun (finished runs are read from their run dirs)") from None
     if not isinstance(runs, dict) or not all(isinstance(v, dict) for v in runs.values()):
         raise InputError(str(path), "not a run manifest: 'runs' must map run dirs to job records")

@@ -7,13 +7,13 @@ assumption used. ``markdown`` prints it.
 """
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from pathlib import Path
 from typing import Any
 
 from . import costs, profiles
+from sfi_mos.jsonio import read_json
 
 MIB = 2 ** 20
 
@@ -79,8 +79,8 @@ def paper_load(stage: str, cfg: Any) -> dict[str, float]:
 def val_clips(run_dir: Path) -> int | None:
     p = Path(run_dir) / "metrics.json"
     try:
-        return int(json.loads(p.read_text())["n_val_utts"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(read_json(p, {"n_val_utts": (int, float)})["n_val_utts"])
+    except InputError:
         return None
 
 

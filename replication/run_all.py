@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import signal
 import sys
 import time
 from dataclasses import replace
@@ -19,7 +21,7 @@ from ablations import graph as graph_mod
 from ablations import grid as grid_mod
 from sfi_mos import rundir
 from sfi_mos.atomic import check_writable
-from sfi_mos.cli import int_at_least
+from sfi_mos.cli import Parser, int_at_least, refuse_overwrite
 from sfi_mos.errors import InputError
 
 from . import costs, inputs, launcher, manifest, monitor, profiles, snapshot, students, summary
@@ -27,7 +29,7 @@ from .state import failure, run_states, slurm_states
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m replication.run_all", description=__doc__,
+    ap = Parser(prog="python -m replication.run_all", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--grid", default="default", choices=sorted(grid_mod.GRIDS))
     ap.add_argument("--cluster", default="local", choices=("local", "debug", "slurm"))
@@ -54,17 +56,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--students", default=None, metavar="hubert=DIR,wav2vec2=DIR,wavlm=DIR",
                     help="released SFI students (local save_pretrained folders): the SFI cells of those teachers "
                     "start from them, with no distillation run (docs/authors_models.md)")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.snapshot and args.cluster != "slurm":
+        ap.error("--snapshot is for --cluster slurm (local and debug runs use this checkout)")
+    if args.wait is False and args.cluster != "slurm":
+        ap.error("--no-wait is for --cluster slurm (local and debug runs are driven by this process)")
+    return args
+
+
+class Terminated(BaseException):
+    """SIGTERM (e.g. ``kill``, a closing terminal, a job scheduler) while run_all drives runs."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     sys.stdout.reconfigure(errors="backslashreplace")  # paths that are not UTF-8 are still printable
+    old = signal.signal(signal.SIGTERM, _terminate)
     try:
         return _main(args)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except (KeyboardInterrupt, Terminated) as e:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted (Ctrl-C)"
+        print(f"\n{what}: running jobs were stopped; finished runs are kept and unfinished ones resume from "
+              f"their checkpoints (every file is written atomically). To finish, rerun:\n"
+              f"  python -m replication.run_all {shlex.join(argv)}", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -75,6 +101,9 @@ def _main(args: argparse.Namespace) -> int:
     full = grid_mod.get(args.grid)
     grid = full.select(args.only)
     grid_dir = Path(args.results).resolve() / grid.name
+    # nothing is written inside the corpora the runs read (a results folder there would be read as data)
+    refuse_overwrite({}, corpora=list((inputs.parse_data(args.data) or {}).values()),
+                     out_dirs={"--results": grid_dir})
     check_writable(grid_dir, "dir", "--results")  # before the corpus is generated or anything runs
     layout = rundir.read_layout(grid_dir)  # a newer layout is refused before anything is written
     if layout < rundir.LAYOUT and any((grid_dir / s).is_dir() for s in grid_mod.STAGE_ORDER):
@@ -113,8 +142,6 @@ def _main(args: argparse.Namespace) -> int:
         threads = max(1, (os.cpu_count() or 1) // parallel)
     progress = monitor.Progress(graph, enabled=not args.no_progress)
     if args.cluster in ("local", "debug"):
-        if args.wait is False:
-            print("note: --no-wait applies to --cluster slurm; local runs are driven by this process", file=sys.stderr)
         states = launcher.run_local(graph, grid, grid_dir, args.cluster, parallel, threads, progress)
     else:
         setup: list[str] = []

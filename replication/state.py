@@ -9,7 +9,6 @@ missing  never run, or interrupted (killed) — a rerun resubmits it and the sta
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections import Counter
@@ -22,6 +21,7 @@ from sfi_mos.rundir import is_done
 
 from .job import FAILED
 from .lock import LOCK, is_held
+from sfi_mos.jsonio import read_json
 
 ALIVE = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "COMPLETING",
          "SUSPENDED", "RESIZING", "SIGNALING", "STAGE_OUT", "RESV_DEL_HOLD"}
@@ -96,8 +96,8 @@ def failure(grid_dir: Path, rel: str, manifest: dict[str, dict[str, Any]]) -> st
     """One line per failed run: the error and where its logs are."""
     entry = manifest.get(rel, {})
     try:
-        rec = json.loads((grid_dir / rel / FAILED).read_text())
-    except (OSError, ValueError):
+        rec = read_json(grid_dir / rel / FAILED)
+    except InputError:
         rec = {"error": f"job {entry.get('job_id')} ended without done.json"}
     logs = rec.get("stderr") or entry.get("stderr")
     out = rec.get("stdout") or entry.get("stdout")

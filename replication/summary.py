@@ -1,7 +1,6 @@
 """``results/<grid>/summary.csv``: one row per cell, derived from run dirs (config.json, metrics.json)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ from ablations.graph import Graph
 from ablations.grid import Grid
 from sfi_mos.atomic import write_csv
 from sfi_mos.rundir import is_done
+from sfi_mos.jsonio import read_json
 
 
 FIXED = ("cell", "kind", "variant", "teacher", "distill", "pretrain", "deviations", "seed", "folds",
@@ -33,8 +33,8 @@ def _shas(grid_dir: Path, graph: Graph, cell: str) -> set[str]:
     for rel, node in graph.nodes.items():
         if cell in node.cells:
             try:
-                out.add(str(json.loads((grid_dir / rel / "env.json").read_text()).get("git_sha"))[:12])
-            except (OSError, ValueError):
+                out.add(str(read_json(grid_dir / rel / "env.json").get("git_sha"))[:12])
+            except InputError:
                 pass
     return out
 
@@ -53,11 +53,11 @@ def rows(grid: Grid, graph: Graph, grid_dir: Path) -> pd.DataFrame:
                                "seed": cell.seed, "folds": grid.folds, "predict_run": pred, "score_run": score,
                                "done": is_done(score_dir)}
         if rec["done"]:
-            cfg = json.loads((score_dir / "config.json").read_text())
+            cfg = read_json(score_dir / "config.json", {"data?": {"fingerprint?": str}})
             rec["data_fingerprint"] = cfg.get("data", {}).get("fingerprint", "")
             # run ids hash configs, not code: list the commits that produced this cell's runs
             rec["git_sha"] = ",".join(sorted(_shas(grid_dir, graph, cell.name)))
-            rec.update(flatten(json.loads((score_dir / "metrics.json").read_text())))
+            rec.update(flatten(read_json(score_dir / "metrics.json")))
         recs.append(rec)
     df = pd.DataFrame(recs)
     fixed = [c for c in df.columns if c in FIXED]

@@ -17,10 +17,44 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once: os.umask can only be read by setting it
 
 
+# what this process reads and must never write (armed by the CLIs through ``sfi_mos.cli.refuse_overwrite``)
+_PROTECTED: dict[str, set] = {"real": set(), "inode": set(), "trees": set()}
+
+
+def protect(files, trees=()) -> None:
+    """Refuse, from now on in this process, atomic writes over ``files`` (by resolved path and inode,
+    so hard links count) and inside the folders ``trees``."""
+    for f in files:
+        _PROTECTED["real"].add(os.path.realpath(f))
+        try:
+            st = os.stat(f)
+            _PROTECTED["inode"].add((st.st_dev, st.st_ino))
+        except OSError:
+            pass
+    _PROTECTED["trees"].update(os.path.realpath(t) for t in trees)
+
+
+def _refuse_protected(path: Path) -> None:
+    if not any(_PROTECTED.values()):
+        return
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(path)
+        ino = (st.st_dev, st.st_ino)
+    except OSError:
+        ino = None
+    if real in _PROTECTED["real"] or ino in _PROTECTED["inode"]:
+        raise InputError(str(path), "is an input of this command; it is not overwritten")
+    for t in _PROTECTED["trees"]:
+        if real == t or real.startswith(t.rstrip(os.sep) + os.sep):
+            raise InputError(str(path), f"is inside {t}, which this command reads; nothing is written there")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success fsync and rename it over ``path``."""
     path = Path(path)
+    _refuse_protected(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -6,7 +6,6 @@ A run is finished exactly when ``done.json`` exists; it is written atomically af
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
@@ -19,6 +18,7 @@ from typing import Any
 from .atomic import write_json
 from .config import to_dict
 from .errors import InputError
+from .jsonio import read_json
 
 DONE = "done.json"
 # ``results/<grid>/layout.json``: the version of this directory layout. 1 = before the file existed (the
@@ -99,13 +99,9 @@ def read_layout(grid_dir: str | os.PathLike) -> int:
     path = Path(grid_dir) / LAYOUT_FILE
     if not path.exists():
         return 1
-    try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(str(path), f"not valid JSON ({e})") from None
-    version = rec.get("layout") if isinstance(rec, dict) else None
-    if type(version) is not int or version < 1:
-        raise InputError(str(path), f"expected an object with an integer 'layout', got {rec!r:.100}")
+    version = read_json(path, shape={"layout": int}, what="results layout")["layout"]
+    if version < 1:
+        raise InputError(str(path), f"layout {version}: layouts start at 1")
     if version > LAYOUT:
         raise InputError(str(path), f"results layout {version} was written by a newer sfi-mos (this one reads "
                                     f"layouts 1-{LAYOUT}); upgrade the suite (git pull; pip install -e .) or use "
@@ -118,6 +114,29 @@ def write_layout(grid_dir: str | os.PathLike) -> None:
     if read_layout(grid_dir) != LAYOUT or not (Path(grid_dir) / LAYOUT_FILE).exists():
         write_json(Path(grid_dir) / LAYOUT_FILE, {"layout": LAYOUT, "written_by": "sfi-mos",
                                                   "notes": "CHANGELOG.md lists what each layout changed"})
+
+
+STAGE_NAMES = ("import", "distill", "pretrain", "finetune", "predict", "score", "probe", "peers")
+
+
+def run_kind(run_dir: str | os.PathLike) -> str | None:
+    """The stage a run dir belongs to: its parent folder's name in a grid (``<stage>/<run-id>``), else
+    guessed from its config.json keys; None when neither tells."""
+    run_dir = Path(run_dir)
+    parent = run_dir.resolve().parent.name
+    if parent in STAGE_NAMES and (run_dir / "config.json").is_file():
+        return parent
+    try:
+        keys = set(read_json(run_dir / "config.json"))
+    except InputError:
+        return None
+    if "stage" in keys and "backbone" in keys:
+        return "finetune"  # a MOS run (pretrain or finetune)
+    for stage, marks in (("score", {"predict_run"}), ("probe", {"runs", "student_run"}), ("predict", {"runs"}),
+                         ("peers", {"peers"}), ("distill", {"steps", "teacher"})):
+        if marks <= keys:
+            return stage
+    return None
 
 
 def is_done(run_dir: str | os.PathLike) -> bool:

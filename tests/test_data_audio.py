@@ -51,12 +51,19 @@ def test_shorter_than_receptive_field(tmp_path):
     assert len(read_audio(short, min_samples=100)[0]) == 1199
 
 
-def test_multichannel(tmp_path):
-    p = write_wav(tmp_path / "st.wav", 16000, channels=2)
-    with pytest.raises(InputError, match="2 channels; mono expected"):
-        read_audio(p)
-    with pytest.raises(InputError, match="2 channels"):
-        audio_info(p)
+def test_multichannel_mixed_to_mono_or_one_channel_picked(tmp_path):
+    left = np.linspace(-0.5, 0.5, 1600, dtype=np.float32)
+    right = np.full(1600, 0.25, dtype=np.float32)
+    p = tmp_path / "st.wav"
+    sf.write(p, np.stack([left, right], axis=1), 16000, subtype="FLOAT")
+    assert audio_info(p).channels == 2
+    mixed, sr = read_audio(p)
+    assert sr == 16000 and mixed.shape == (1600,)
+    np.testing.assert_allclose(mixed, (left + right) / 2, atol=1e-7)  # the mean of the channels
+    np.testing.assert_array_equal(read_audio(p, channel=1)[0], right)
+    np.testing.assert_array_equal(read_audio(p, channel=0, start=100, stop=200)[0], left[100:200])
+    with pytest.raises(InputError, match="st.wav: --channel 2 asked for, but the file has 2 channel"):
+        read_audio(p, channel=2)
 
 
 def test_nan_and_inf_samples(tmp_path):

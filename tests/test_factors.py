@@ -106,6 +106,31 @@ def test_layerdrop_skipped_layers_pass_their_input_on(ckpts):
     assert all(torch.allclose(h, hidden[0]) for h in hidden)
 
 
+@pytest.mark.parametrize("name,first", [("wavlm", 1), ("hubert", 0), ("wav2vec2", 0)])
+def test_layerdrop_per_layer_skip_rates_match_hf_per_model_class(ckpts, name, first):
+    """HF's WavLMEncoder never skips layer 0 (``i > 0``, transformers models/wavlm/modeling_wavlm.py
+    l.417); wav2vec2 and HuBERT may skip every layer. Skips are counted in real train-mode forwards:
+    a skipped layer passes its input on unchanged (exactly), a layer that ran changes it."""
+    t = load_teacher(TeacherSpec(f"{name}_local", str(ckpts[name]))).set_regularisation("hf")
+    assert t.regularisation.layerdrop_first == first
+    t.train()
+    torch.manual_seed(0)
+    np.random.seed(0)
+    n, wav = 400, torch.randn(1, 800, generator=torch.Generator().manual_seed(0))
+    skipped = np.zeros(t.num_layers - 1)  # the encoder's output is layer-normed: the last layer is not told
+    with torch.no_grad():
+        for _ in range(n):
+            hidden, _ = t(wav)
+            skipped += [torch.equal(hidden[i + 1], hidden[i]) for i in range(len(skipped))]
+    rate, p = skipped / n, t.regularisation.layerdrop
+    sd = (p * (1 - p) / n) ** 0.5
+    for i, r in enumerate(rate):
+        if i < first:
+            assert r == 0, (i, rate)
+        else:  # 5 binomial standard deviations: a wrong rate (0 or 2p) is far outside
+            assert abs(r - p) < 5 * sd, (i, rate)
+
+
 def test_time_mask_follows_hf_span_rule():
     reg = regularise.HF["wav2vec2"]  # p 0.05, spans of 10, at least 2
     np.random.seed(0)

@@ -24,6 +24,7 @@ import sys
 import time
 
 import torch
+from sfi_mos.cli import float_in_range, int_in_range
 
 DEFAULTS = dict(size="base", seconds=4.0, batch=2, repeats=3, device=None, threads=None)
 
@@ -31,11 +32,11 @@ DEFAULTS = dict(size="base", seconds=4.0, batch=2, repeats=3, device=None, threa
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of this bench (the ``python -m sfi_mos.bench`` dispatcher calls this)."""
     parser.add_argument("--size", choices=("tiny", "base"), default=DEFAULTS["size"])
-    parser.add_argument("--seconds", type=float, default=DEFAULTS["seconds"], help="clip length")
-    parser.add_argument("--batch", type=int, default=DEFAULTS["batch"])
-    parser.add_argument("--repeats", type=int, default=DEFAULTS["repeats"])
+    parser.add_argument("--seconds", type=float_in_range(0.05, 600, "--seconds"), default=DEFAULTS["seconds"], help="clip length")
+    parser.add_argument("--batch", type=int_in_range(1, 256, "--batch"), default=DEFAULTS["batch"])
+    parser.add_argument("--repeats", type=int_in_range(1, 1000, "--repeats"), default=DEFAULTS["repeats"])
     parser.add_argument("--device", default=DEFAULTS["device"], help="default: cuda if available")
-    parser.add_argument("--threads", type=int, default=DEFAULTS["threads"], help="torch CPU threads")
+    parser.add_argument("--threads", type=int_in_range(1, 1024, "--threads"), default=DEFAULTS["threads"], help="torch CPU threads")
 
 
 def _options(args) -> argparse.Namespace:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sfi_mos.cli import int_in_range
 
 CLIP_SECONDS = 4.0
 RATES = (16000, 48000)
@@ -92,7 +93,7 @@ def grouping(size: str, repeats: int, warmup: int) -> dict[str, float]:
 def add_arguments(parser) -> None:
     parser.add_argument("--sizes", nargs="+", default=["tiny", "base"], choices=["tiny", "base"],
                         help="model sizes to time (base: the Base architecture, random init)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats per case (min reported)")
+    parser.add_argument("--repeats", type=int_in_range(1, 1000, "--repeats"), default=3, help="timed repeats per case (min reported)")
 
 
 def run(args) -> dict:

@@ -28,18 +28,19 @@ from torch import nn
 from sfi_mos.bench import time_interleaved
 from sfi_mos.sfi import DEFAULT_POLICY, POLICIES, SFIConv1d
 from sfi_mos.sfi.consistency import cross_rate_similarity
+from sfi_mos.cli import float_in_range, int_in_range
 
 SPEED_RATES = (16000, 24000, 48000)
 CONSISTENCY_RATES = (8000, 16000, 22050, 24000, 44100)
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--filters", type=int, default=512)
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--fit-steps", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--filters", type=int_in_range(1, 4096, "--filters"), default=512)
+    parser.add_argument("--batch", type=int_in_range(1, 256, "--batch"), default=4)
+    parser.add_argument("--seconds", type=float_in_range(0.05, 600, "--seconds"), default=4.0)
+    parser.add_argument("--reps", type=int_in_range(1, 1000, "--reps"), default=5)
+    parser.add_argument("--fit-steps", type=int_in_range(0, 100000, "--fit-steps"), default=100)
+    parser.add_argument("--threads", type=int_in_range(1, 1024, "--threads"), default=1,
                         help="torch threads (0: leave as is); 1 keeps ratios stable on a shared CPU")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

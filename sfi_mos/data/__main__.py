@@ -5,12 +5,12 @@ For cluster users placing the real data: every problem is reported as ``file lin
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections import Counter
 
 from sfi_mos import atomic
+from sfi_mos.cli import Parser, refuse_overwrite
 from sfi_mos.data import READERS, UnlabelledAudio, read_corpus
 from sfi_mos.errors import InputError
 
@@ -31,7 +31,7 @@ def summarise(corpus) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sfi_mos.data", description=__doc__.splitlines()[0])
+    ap = Parser(prog="python -m sfi_mos.data", description=__doc__.splitlines()[0])
     ap.add_argument("kind", choices=[*READERS, "folder"])
     ap.add_argument("root")
     ap.add_argument("--eval-root", help="track3: folder holding the eval phase's DATA/")
@@ -40,8 +40,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="also write the summary as JSON here")
     args = ap.parse_args(argv)
     check = {"none": False, "header": True, "full": "full"}[args.check_audio]
+    if args.eval_root and args.kind != "track3":
+        ap.error("--eval-root is for track3 only")
     try:
-        if args.json:  # before reading: a corpus check can take minutes
+        return _check(args, check)
+    except KeyboardInterrupt:  # the summary is written atomically at the end: nothing half-written
+        print("\ninterrupted: nothing written; rerun the same command", file=sys.stderr)
+        return 130
+
+
+def _check(args, check) -> int:
+    try:
+        if args.json:  # before reading: a corpus check can take minutes; never inside the corpus
+            refuse_overwrite({"--json": args.json}, corpora=[args.root, args.eval_root])
             atomic.check_writable(args.json, "file", "--json")
         if args.kind == "folder":
             ds = UnlabelledAudio(args.root)  # headers are always read: rates are part of the summary
@@ -49,14 +60,16 @@ def main(argv: list[str] | None = None) -> int:
                 for i in range(len(ds)):
                     ds.crop(i)
             rates = Counter(str(ds.info(i).sample_rate) for i in range(len(ds)))
-            summary = {"kind": "folder", "root": str(ds.root), "files": len(ds),
+            summary = {"kind": "folder", "root": str(ds.root), "files": len(ds), "skipped": len(ds.skipped),
                        "hours": round(sum(ds.info(i).seconds for i in range(len(ds))) / 3600, 4),
                        "per_rate": dict(sorted(rates.items()))}
+            for path, why in ds.skipped:
+                print(f"skipped: {path}: {why}", file=sys.stderr)
+            print(f"found {len(ds) + len(ds.skipped)} files: read {len(ds)} audio, skipped {len(ds.skipped)}",
+                  file=sys.stderr)
         else:
             kw = {"check_audio": check}
             if args.eval_root:
-                if args.kind != "track3":
-                    ap.error("--eval-root is for track3 only")
                 kw["eval_root"] = args.eval_root
             summary = summarise(read_corpus(args.kind, args.root, **kw))
     except InputError as e:

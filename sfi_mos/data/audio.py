@@ -63,8 +63,9 @@ def _where(path, context: str | None) -> str:
 
 
 def audio_info(path: str | os.PathLike, expected_sr: int | None = None,
-               min_samples: int | None = None, context: str | None = None) -> AudioInfo:
-    """Check a wav from its header only (fast): exists, readable, mono, long enough, right rate.
+               min_samples: int | None = None, context: str | None = None, channel: int | None = None) -> AudioInfo:
+    """Check an audio file from its header only (fast): exists, readable, long enough, right rate,
+    and (``channel``) has that channel.
 
     ``context`` (e.g. "listed in utt_16k.csv line 7") is added to the error location.
     """
@@ -84,7 +85,22 @@ def audio_info(path: str | os.PathLike, expected_sr: int | None = None,
                                 f"but the file holds only {missing[1]}")
     out = AudioInfo(str(path), int(info.samplerate), int(info.frames), int(info.channels))
     _check(out, where, expected_sr, min_samples)
+    if channel is not None and not 0 <= channel < out.channels:
+        raise InputError(where, f"--channel {channel} asked for, but the file has {out.channels} channel(s) "
+                                f"(numbered 0-{out.channels - 1})")
     return out
+
+
+def to_mono(data: np.ndarray, channel: int | None) -> np.ndarray:
+    """(frames, channels) -> (frames,): channel ``channel``, or the mean of all channels (None).
+
+    Mixing is the suite's documented choice for stereo and multichannel recordings; the authors'
+    demo.py flattens the channels end to end instead (``wav.view(-1)``: one clip of C times the length)."""
+    if data.shape[1] == 1:
+        return data[:, 0]
+    if channel is not None:
+        return data[:, channel]
+    return data.mean(axis=1, dtype=np.float64).astype(np.float32)
 
 
 def wav_shortfall(path: str | os.PathLike) -> tuple[int, int] | None:
@@ -117,8 +133,6 @@ def wav_shortfall(path: str | os.PathLike) -> tuple[int, int] | None:
 
 
 def _check(info: AudioInfo, where: str, expected_sr: int | None, min_samples: int | None) -> None:
-    if info.channels != 1:
-        raise InputError(where, f"audio has {info.channels} channels; mono expected")
     if info.frames == 0:
         raise InputError(where, "audio file is empty (0 samples)")
     need = min_samples_for(info.sample_rate, min_samples)
@@ -132,21 +146,22 @@ def _check(info: AudioInfo, where: str, expected_sr: int | None, min_samples: in
 
 def read_audio(path: str | os.PathLike, expected_sr: int | None = None,
                min_samples: int | None = None, context: str | None = None,
-               start: int = 0, stop: int | None = None) -> tuple[np.ndarray, int]:
-    """Decode a mono wav to a float32 1-D array in [-1, 1]; returns ``(samples, sample_rate)``.
+               start: int = 0, stop: int | None = None, channel: int | None = None) -> tuple[np.ndarray, int]:
+    """Decode an audio file to a float32 1-D array in [-1, 1]; returns ``(samples, sample_rate)``.
 
-    Raises InputError naming the file if it is missing, unreadable, multi-channel, empty or shorter
+    Several channels are mixed to mono (their mean), or ``channel`` (0-based) is taken alone.
+    Raises InputError naming the file if it is missing, unreadable, empty or shorter
     than ``min_samples`` (default: the 25 ms receptive field at its own rate), has NaN/inf samples,
     or its rate differs from ``expected_sr``. ``start``/``stop`` read only a frame range (crops);
     the length check then applies to the whole file.
     """
-    info = audio_info(path, expected_sr, min_samples, context)
+    info = audio_info(path, expected_sr, min_samples, context, channel)
     where = _where(path, context)
     try:
         data, sr = sf.read(os.fsencode(path), dtype="float32", always_2d=True, start=start, stop=stop)
     except (sf.SoundFileError, RuntimeError, OSError) as e:
         raise InputError(where, f"unreadable or corrupt audio data ({e})") from None
-    data = data[:, 0]
+    data = to_mono(data, channel)
     if stop is None and start == 0 and len(data) != info.frames:
         raise InputError(where, f"header says {info.frames} samples but {len(data)} could be read "
                                 "(truncated file?)")

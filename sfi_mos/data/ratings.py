@@ -11,7 +11,6 @@ context); it then has rows in both splits and the split is part of every groupin
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,6 +21,7 @@ import pandas as pd
 from sfi_mos import atomic
 from sfi_mos.data.audio import audio_info, read_audio
 from sfi_mos.errors import InputError
+from sfi_mos.jsonio import read_json
 
 RATING_COLUMNS = ["utt_id", "wav_path", "system_id", "listener", "listener_id", "rating",
                   "sample_rate", "split", "corpus"]
@@ -143,12 +143,7 @@ class Corpus:
 
     @staticmethod
     def load_listener_map(path: str | os.PathLike) -> dict[str, int]:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(path, "listener map not found") from None
-        except json.JSONDecodeError as e:
-            raise InputError(path, f"listener map is not valid JSON ({e})") from None
+        data = read_json(path, what="listener map")
         if not isinstance(data, dict) or not all(
                 isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
                 for k, v in data.items()):

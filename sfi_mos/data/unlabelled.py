@@ -12,24 +12,32 @@ from pathlib import Path
 import numpy as np
 
 from sfi_mos.data.audio import MIN_SECONDS, AudioInfo, audio_info, min_samples_for, read_audio
+from sfi_mos.data.scan import scan_audio
 from sfi_mos.errors import InputError
 
 
-def _audio_files(root: Path, exts: tuple[str, ...]) -> list[Path]:
-    """Files under ``root`` with one of ``exts``; a broken symbolic link is an error, not skipped."""
-    out = []
-    for p in root.rglob("*"):
-        if p.suffix.lower() not in exts:
-            continue
-        if p.is_file():
-            out.append(p)
+def _audio_files(root: Path, exts: tuple[str, ...] | None) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """(audio files under ``root``, skipped files with the reason): every format soundfile reads
+    (``exts`` restricts them), symbolic links to folders followed once. A broken symbolic link or
+    audio soundfile cannot decode is an error, never skipped."""
+    found = scan_audio(root)
+    if found.unreadable:
+        p, why = found.unreadable[0]
+        raise InputError(p, why)
+    out, skipped = [], list(found.skipped)
+    for p, _ in found.files:
+        if exts is not None and p.suffix.lower() not in exts:
+            skipped.append((p, f"{p.suffix} not among the extensions asked for ({'/'.join(exts)})"))
         elif p.is_symlink() and not p.exists():
             raise InputError(p, f"broken symbolic link (points to {os.readlink(p)!r}, which does not exist)")
-    return out
+        else:
+            out.append(p)
+    return out, skipped
 
 
 class UnlabelledAudio:
-    """Recursive wav folder with seeded random crops; usable as a torch map-style dataset.
+    """Recursive audio folder (every format soundfile reads; ``extensions`` restricts them) with
+    seeded random crops; usable as a torch map-style dataset. Non-audio files are listed in ``skipped``.
 
     ``split``: None (all files) or "train"/"valid", a seeded ``valid_fraction`` hold-out.
     ``min_seconds``: files shorter than this are input errors (never silently skipped).
@@ -40,7 +48,7 @@ class UnlabelledAudio:
     def __init__(self, root: str | os.PathLike, crop_seconds: float | None = 20.0, seed: int = 0,
                  min_seconds: float = MIN_SECONDS, split: str | None = None,
                  valid_fraction: float = 0.1, check_audio: bool = True,
-                 extensions: tuple[str, ...] = (".wav",)):
+                 extensions: tuple[str, ...] | None = None):
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise InputError(self.root, "unlabelled audio folder not found")
@@ -53,10 +61,13 @@ class UnlabelledAudio:
         if not 0.0 <= valid_fraction < 1.0:
             raise InputError("valid_fraction", f"must be in [0, 1), got {valid_fraction!r}")
         self.crop_seconds, self.seed, self.min_seconds = crop_seconds, int(seed), float(min_seconds)
-        exts = tuple(e.lower() for e in extensions)
-        every = sorted(_audio_files(self.root, exts), key=lambda p: p.relative_to(self.root).as_posix())
+        exts = None if extensions is None else tuple(e.lower() for e in extensions)
+        every, self.skipped = _audio_files(self.root, exts)
+        every.sort(key=lambda p: p.relative_to(self.root).as_posix())
         if not every:
-            raise InputError(self.root, f"no {'/'.join(exts)} files found (searched recursively)")
+            what = "audio" if exts is None else "/".join(exts)
+            raise InputError(self.root, f"no {what} files found (searched recursively; "
+                                        f"{len(self.skipped)} other file(s) skipped)")
         # global position in the full listing seeds the crop, so train/valid views agree on a file
         ids = np.arange(len(every))
         if split is not None:

@@ -6,20 +6,21 @@ path is checked before any work starts.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
 
+from sfi_mos.cli import Parser, int_in_range, refuse_overwrite
 from sfi_mos.errors import InputError
+from sfi_mos.metrics.bootstrap import MAX_DRAWS
 from sfi_mos.metrics.evaluate import evaluate_merged, paired_bootstrap, save_json
 from sfi_mos.metrics.reading import HEADER_MODES, Columns
 from sfi_mos.metrics.report import format_paired, format_result
 from sfi_mos.metrics.truth import load_pred, load_truth, merge_pred_truth, track3_names
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m sfi_mos.metrics", description=(
+def _parser() -> Parser:
+    p = Parser(prog="python -m sfi_mos.metrics", description=(
         "Score MOS predictions: {utt, sys} x {MSE, LCC, SRCC, KTAU}, overall and per sampling rate. "
         "Column names are found by name (see sfi_mos/metrics/README.md); the column options choose "
         "them where that is ambiguous. In a header-less file columns are numbered 1, 2, ..."))
@@ -27,8 +28,8 @@ def _parser() -> argparse.ArgumentParser:
                                                  "answer/score/MOS; header-less id,score)")
     p.add_argument("--truth", required=True, help="truth CSV: utt_id,mos[,system_id,sample_rate] "
                                                   "or per rating uttID,lisID,rating")
-    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
-                   help="bootstrap draws for 95%% CIs (0 = none; 1000 is usual)")
+    p.add_argument("--bootstrap", type=int_in_range(0, MAX_DRAWS, "--bootstrap", "its memory grows with it"),
+                   default=0, metavar="N", help=f"bootstrap draws for 95%% CIs (0 = none; 1000 is usual; at most {MAX_DRAWS})")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--sys-truth", choices=("utterance", "ratings"), default="utterance",
                    help="system truth: mean utterance MOS (organisers, default) or mean of all ratings")
@@ -55,14 +56,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def check_output(path: str, inputs: list[str]) -> None:
-    """Fail now, not after the work, if ``path`` cannot take the result file."""
+    """Fail now, not after the work, if ``path`` cannot take the result file (or is an input)."""
+    refuse_overwrite({"--json": path}, inputs)
     if os.path.isdir(path):
         raise InputError(path, "output path is a directory; give a file name (e.g. metrics.json)")
     if os.path.exists(path):
         if not os.path.isfile(path):
             raise InputError(path, "output path exists and is not a regular file")
-        if any(os.path.exists(i) and os.path.samefile(path, i) for i in inputs):
-            raise InputError(path, "output path is one of the input files; it would be overwritten")
         if not os.access(path, os.W_OK):
             raise InputError(path, "output file is read-only")
     parent = os.path.dirname(os.path.abspath(path))
@@ -79,14 +79,27 @@ def check_output(path: str, inputs: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # the JSON is written atomically at the end: nothing half-written
+        print("\ninterrupted: nothing written; rerun the same command", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     pred_cols = Columns(id=args.pred_id_col, value=args.pred_col, header=args.pred_header)
     truth_cols = Columns(id=args.truth_id_col, value=args.truth_col, system=args.system_col,
                          header=args.truth_header)
     inputs = [x for x in (args.pred, args.truth, args.compare) if x]
     try:
+        if args.compare and os.path.exists(args.compare) and os.path.exists(args.pred) \
+                and os.path.samefile(args.compare, args.pred):
+            raise InputError(f"--compare {args.compare}", f"is the same file as --pred {args.pred}: a comparison "
+                                                          "with itself says nothing; give the other system's predictions")
         if args.json:
-            check_output(args.json, inputs)
+            check_output(args.json, inputs + ([os.path.join(args.track3_maps, f) for f in ("sysMap.txt", "uttMap.txt")]
+                                              if args.track3_maps else []))
         names = track3_names(args.track3_maps) if args.track3_maps else None
         truth = load_truth(args.truth, truth_cols, names)
         pred = load_pred(args.pred, pred_cols, names)

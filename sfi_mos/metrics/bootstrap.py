@@ -26,6 +26,10 @@ from sfi_mos.metrics.core import METRICS
 
 LEVEL = 0.95
 _BLOCK_ELEMS = 2_000_000  # n x block pairwise matrix entries held at once (~16 MB)
+# the most draws the CLIs accept (1000 is usual; CI ends move by < 0.1 % past 10000), and the memory
+# one count matrix may take: draws x items x 32 bytes (indices, offsets, counts, floats)
+MAX_DRAWS = 100_000
+MAX_BYTES = 4 * 2 ** 30
 
 
 def draw_counts(n: int, n_draws: int, seed: int, stream: tuple[int, ...] = ()) -> np.ndarray:
@@ -34,6 +38,10 @@ def draw_counts(n: int, n_draws: int, seed: int, stream: tuple[int, ...] = ()) -
         raise InputError("bootstrap", f"number of draws must be >= 0, got {n_draws}")
     if seed < 0:
         raise InputError("seed", f"must be >= 0, got {seed}")
+    need = 32 * n_draws * n
+    if need > MAX_BYTES:
+        raise InputError("--bootstrap", f"{n_draws} draws of {n} items need {need / 2 ** 30:.1f} GiB, more than "
+                                        f"the {MAX_BYTES / 2 ** 30:.0f} GiB allowed; use fewer draws")
     rng = np.random.default_rng([int(seed), *map(int, stream)])
     idx = rng.integers(0, n, size=(n_draws, n))
     flat = (idx + np.arange(n_draws)[:, None] * n).ravel()

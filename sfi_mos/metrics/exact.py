@@ -23,6 +23,23 @@ import numpy as np
 from sfi_mos.metrics.reading import is_number_text
 
 
+# |decimal exponent| beyond any float64: such a value is out of range, and its exact Fraction
+# (10**999999999) would keep the reader busy for minutes
+MAX_EXPONENT = 400
+
+
+def number_problem(text: str) -> str | None:
+    """Why a number's text cannot be a score (None when it can): not a number, NaN/infinite, or out of
+    the float range. Bounded time for any input (no exact value is built)."""
+    s = str(text).strip()
+    if not is_number_text(s):
+        return "is NaN, infinite or not a number"
+    exp = s.lower().partition("e")[2].lstrip("+-")
+    if len(exp) > 4 or (exp and int(exp) > MAX_EXPONENT) or not math.isfinite(float(s)):
+        return f"is out of range (beyond +-1.8e308, or an exponent beyond +-{MAX_EXPONENT})"
+    return None
+
+
 def to_fraction(v) -> Fraction | None:
     """Exact value of a cell, or None if it is blank, not a number, NaN or infinite."""
     if isinstance(v, Fraction):
@@ -38,7 +55,7 @@ def to_fraction(v) -> Fraction | None:
         return Fraction(v) if v.is_finite() else None
     if isinstance(v, str):
         s = v.strip()
-        return Fraction(s) if is_number_text(s) else None
+        return Fraction(s) if is_number_text(s) and number_problem(s) is None else None
     return None
 
 

@@ -36,7 +36,7 @@ from sfi_mos.data.audio import rate_from_tag  # the one "<n>k" -> Hz table
 from sfi_mos.data.tables import RATING_MAX, RATING_MIN, read_map
 from sfi_mos.data.track3 import Track3Names  # the one de-obfuscation mapping
 from sfi_mos.errors import InputError
-from sfi_mos.metrics.exact import floats, fractions_of
+from sfi_mos.metrics.exact import floats, fractions_of, number_problem
 from sfi_mos.metrics.reading import (ID_NAMES, LISTENER_NAMES, MOS_NAMES, N_RATINGS_NAMES, PRED_NAMES,
                                      RATE_NAMES, RATING_NAMES, SYSTEM_NAMES, Columns, Table, blank,
                                      frame_table, pick_column, read_csv_table)
@@ -114,8 +114,11 @@ def _values(t: Table, col: str, what: str, scale: bool) -> tuple[list, np.ndarra
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         more = f" ({int(bad.sum())} such {t.unit}s)" if bad.sum() > 1 else ""
-        problem = "is blank" if blank(raw.iloc[i:i + 1])[0] else "is NaN, infinite or not a number"
-        raise InputError(t.where(i), f"{what} {raw.iloc[i]!r} {problem}{more}")
+        cell = raw.iloc[i]
+        why = number_problem(cell) if isinstance(cell, str) else None
+        problem = "is blank" if blank(raw.iloc[i:i + 1])[0] else (
+            why if why and why.startswith("is out of range") else "is NaN, infinite or not a number")
+        raise InputError(t.where(i), f"{what} {cell!r} {problem} (column {col!r}){more}")
     vals = floats(fr)
     if scale:
         out = (vals < RATING_MIN) | (vals > RATING_MAX)

@@ -6,7 +6,6 @@ wav2vec2/HuBERT/WavLM family are rebuilt from ``config.json``'s spec (their sour
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -17,6 +16,7 @@ from ..errors import InputError
 from ..specs import BackboneSpec
 from .backbone import architecture, build_backbone, from_architecture
 from .model import MOSModel
+from ..jsonio import read_json
 
 BEST = "best.pt"
 
@@ -33,9 +33,7 @@ def read_backbone_spec(run_dir: str | Path) -> BackboneSpec:
     path = Path(run_dir) / "config.json"
     if not path.exists():
         raise InputError(str(path), "not a MOS run dir (no config.json)")
-    cfg = json.loads(path.read_text())
-    if not isinstance(cfg, dict) or not isinstance(cfg.get("backbone"), dict):
-        raise InputError(str(path), "not a MOS run config (no backbone object)")
+    cfg = read_json(path, shape={"backbone": dict}, what="MOS run config")
     return from_dict(BackboneSpec, cfg["backbone"])
 
 
@@ -44,6 +42,9 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[M
     run_dir = Path(run_dir)
     path = run_dir / BEST
     if not path.exists():
+        if (run_dir / "done.json").exists():
+            raise InputError(str(path), "missing from a finished MOS run (done.json is there): the checkpoint "
+                                        "was moved or deleted; rerun the run or give another run dir")
         raise InputError(str(path), "no best.pt: the MOS run has not finished an epoch")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=False)

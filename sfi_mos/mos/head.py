@@ -48,6 +48,11 @@ class MOSHead(nn.Module):
 
         ``utt_index[r]`` is the utterance of rating r, ``listener_ids[r]`` its listener.
         """
+        return torch.tanh(self.frame_mean(feats, frame_lengths, utt_index, listener_ids, sample_rate))
+
+    def frame_mean(self, feats: torch.Tensor, frame_lengths: torch.Tensor, utt_index: torch.Tensor,
+                   listener_ids: torch.Tensor, sample_rate: int | None = None) -> torch.Tensor:
+        """The masked mean frame score per rating (R,) before tanh."""
         x = feats[utt_index] + self.listener(listener_ids)[:, None, :]
         if self.sr is not None:
             if sample_rate is None:
@@ -58,5 +63,4 @@ class MOSHead(nn.Module):
         lengths = frame_lengths[utt_index]
         mask = frame_mask(lengths, frame_scores.shape[1])
         # padded frames are excluded from the mean, so batch composition cannot change a prediction
-        mean = (frame_scores * mask).sum(1) / lengths.clamp(min=1).to(frame_scores.dtype)
-        return torch.tanh(mean)
+        return (frame_scores * mask).sum(1) / lengths.clamp(min=1).to(frame_scores.dtype)

@@ -25,6 +25,18 @@ class MOSModel(nn.Module):
         feats, frame_lengths = self.backbone(wavs, sample_rate, exact=exact, unmasked=unmasked)
         return self.head(feats, frame_lengths, utt_index, listener_ids, sample_rate=sample_rate)
 
+    def frame_means(self, wavs: list[torch.Tensor], sample_rate: int,
+                    listener_ids: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean frame score before tanh (U, L) per listener, valid frames (U,)): the parts from which
+        chunks of one long clip are combined exactly as one clip's frame mean would be."""
+        device = wavs[0].device
+        n_utt, n_lis = len(wavs), len(listener_ids)
+        feats, frames = self.backbone(wavs, sample_rate, exact=True)
+        utt_index = torch.arange(n_utt, device=device).repeat_interleave(n_lis)
+        lis = torch.as_tensor(list(listener_ids), dtype=torch.long, device=device).repeat(n_utt)
+        means = self.head.frame_mean(feats, frames, utt_index, lis, sample_rate=sample_rate)
+        return means.view(n_utt, n_lis), frames
+
     def predict_norm(self, wavs: list[torch.Tensor], sample_rate: int,
                      listener_ids: Sequence[int]) -> torch.Tensor:
         """Per-utterance score averaged over ``listener_ids`` (normalised scale), shape (U,).

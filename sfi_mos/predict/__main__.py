@@ -4,22 +4,29 @@
 checkpoint instead, as their demo.py does, in MOS units (docs/authors_models.md).
 
 Writes ``utt_id,path,sample_rate,pred`` for every readable file. ``utt_id`` is the file name without
-its suffix, or, where two inputs share a name, their path inside the input folder. Files (and
-inputs) that cannot be read are listed with the reason in ``<out stem>.errors.csv`` and the exit
-code is 1; the others are still predicted. Bad arguments (run dirs, ``--out``, ``--device``) stop
-the run before anything is loaded, with exit code 2.
+its suffix, or, where two inputs share a name, their path inside the input folder. Folders are
+searched recursively for every format soundfile reads (symbolic links to folders followed once);
+other files there are listed as skipped. Files (and inputs) that cannot be read are listed with the
+reason in ``<out stem>.errors.csv`` and the exit code is 1; the others are still predicted. Stereo
+and multichannel files are mixed to mono (``--channel N`` takes one channel); files longer than
+``--chunk-seconds`` are predicted in chunks (docs/predict_inputs.md). Bad arguments (run dirs,
+``--out``, ``--device``, an output that is an input) stop the run before anything is loaded, with
+exit code 2. Ctrl-C writes nothing and exits 130.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 from ..atomic import check_writable, write_csv
+from ..cli import Parser, float_in_range, int_in_range, refuse_overwrite
 from ..errors import InputError
 from ..rundir import DONE
+from .inputs import AUDIO_SUFFIXES, CHUNK_SECONDS, LIST_SUFFIXES, collect, shown
+
+MAX_BATCH = 1024  # clips scored at once: more only costs memory
 
 RUN_MARKERS = ("best.pt", DONE, "config.json")
 AUTHORS = "authors:"  # --model authors:CKPT: the authors' Lightning checkpoint (docs/authors_models.md)
@@ -50,7 +57,6 @@ def split_models(models: list[str], inputs: list[str]) -> tuple[list[str], list[
     later, by name). An entry right after them that does not exist and is not named like audio or a
     list file is a mistyped run dir, not an input: an error, instead of a row of "file not found".
     """
-    from .inputs import AUDIO_SUFFIXES, LIST_SUFFIXES
 
     k = 0
     while k < len(models) and (models[k].startswith(AUTHORS)
@@ -67,20 +73,24 @@ def split_models(models: list[str], inputs: list[str]) -> tuple[list[str], list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sfi_mos.predict", description=__doc__.split("\n\n")[0])
+    ap = Parser(prog="python -m sfi_mos.predict", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", nargs="+", action="extend", required=True, metavar="RUN_DIR",
                     help="finished MOS run dir(s) (holding best.pt and done.json); several are averaged (fold ensemble)")
-    ap.add_argument("inputs", nargs="*", metavar="INPUT", help="wav files, directories or list files")
+    ap.add_argument("inputs", nargs="*", metavar="INPUT", help="audio files, directories or list files")
     ap.add_argument("--out", required=True, type=Path, help="output CSV")
-    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--batch-size", type=int_in_range(1, MAX_BATCH, "--batch-size"), default=8,
+                    help=f"clips scored at once (1-{MAX_BATCH}, default 8)")
     ap.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
     ap.add_argument("--ssl", default=None, metavar="HF_DIR",
                     help="with --model authors:CKPT: the backbone's save_pretrained folder (its config.json)")
     ap.add_argument("--listeners", default=None, help="with --model authors:CKPT: listener ids to average "
                                                       "(default 1-10, as the authors' demo.py)")
+    ap.add_argument("--channel", type=int_in_range(0, 1023, "--channel"), default=None,
+                    help="take this channel (0 = first) of multichannel files; default: mix all channels to mono")
+    ap.add_argument("--chunk-seconds", type=float_in_range(0, 3600, "--chunk-seconds"), default=CHUNK_SECONDS,
+                    help=f"predict files longer than this in chunks of at most this length (default {CHUNK_SECONDS:g}; "
+                         "0 = whole files, as the authors)")
     args = ap.parse_args(argv)
-    if args.batch_size < 1:
-        ap.error(f"--batch-size must be >= 1, got {args.batch_size}")
     try:
         models, inputs = split_models(args.model, args.inputs)
     except InputError as e:
@@ -88,17 +98,28 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not models or not inputs:
         ap.error("need at least one run dir (with best.pt) after --model and at least one INPUT")
+    try:
+        return _predict(args, models, inputs)
+    except KeyboardInterrupt:  # nothing is written before the end: there is nothing half-done to clean
+        print(f"\ninterrupted: nothing written to {args.out}; rerun the same command", file=sys.stderr)
+        return 130
 
-    from .inputs import collect, shown
 
+def _predict(args, models: list[str], inputs: list[str]) -> int:
     err_file = errors_path(args.out)
     try:  # everything that can be refused is refused before the models load and the audio is read
+        found = collect(inputs)
+        read = [str(p) for p in found.paths] + [str(Path(i)) for i in inputs if Path(i).is_file()]
+        runs = [m for m in models if not m.startswith(AUTHORS)]
+        ckpts = [m[len(AUTHORS):] for m in models if m.startswith(AUTHORS)]  # a file, and --ssl a folder read
+        refuse_overwrite({"--out": args.out, "--out (its errors file)": err_file},
+                         inputs=read + ckpts + [str(Path(m) / f) for m in runs for f in RUN_MARKERS],
+                         corpora=[*found.folders, *runs, *([args.ssl] if args.ssl else [])])
         check_writable(args.out, "file", "--out")
         check_writable(err_file, "file", "--out")
         from .predictor import Predictor, resolve_device  # torch: seconds
 
         device = resolve_device(args.device, "--device")
-        found = collect(inputs)
         authors = [m[len(AUTHORS):] for m in models if m.startswith(AUTHORS)]
         if authors and len(models) > 1:
             raise InputError("--model", "an authors: checkpoint is scored on its own, not with other models")
@@ -112,23 +133,29 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    df, errors = predictor.predict_files(found.paths, batch_size=args.batch_size, progress=True, ids=found.ids)
-    errors = pd.concat([pd.DataFrame(found.problems, columns=["path", "error"]), errors], ignore_index=True)
-    errors["path"] = errors["path"].map(shown)
+    df, errors = predictor.predict_files(found.paths, batch_size=args.batch_size, progress=True, ids=found.ids,
+                                         channel=args.channel, chunk_seconds=args.chunk_seconds)
+    failed = pd.concat([pd.DataFrame(found.problems, columns=["path", "error"]), errors], ignore_index=True)
+    skipped = pd.DataFrame([(p, f"skipped: {why}") for p, why in found.skipped], columns=["path", "error"])
+    failed["path"] = failed["path"].map(shown)
+    skipped["path"] = skipped["path"].map(shown)
     if found.repeated:
         print(f"note: {found.repeated} input(s) named a file already listed; each file is predicted once",
               file=sys.stderr)
     write_csv(args.out, df)
-    if len(errors):
-        write_csv(err_file, errors)
-        for e in errors.itertuples():
-            print(f"error: {e.path}: {e.error}", file=sys.stderr)
-        print(f"{len(errors)} of {len(found.paths) + len(found.problems)} inputs failed; see {err_file}",
-              file=sys.stderr)
-        return 1
-    err_file.unlink(missing_ok=True)  # a stale errors file from an earlier run would mislead
+    for e in skipped.itertuples():
+        print(f"skipped: {e.path}: {e.error.removeprefix('skipped: ')}", file=sys.stderr)
+    for e in failed.itertuples():
+        print(f"error: {e.path}: {e.error}", file=sys.stderr)
+    if len(failed) or len(skipped):
+        write_csv(err_file, pd.concat([failed, skipped], ignore_index=True))
+    else:
+        err_file.unlink(missing_ok=True)  # a stale errors file from an earlier run would mislead
+    print(f"found {len(found.paths) + len(found.problems) + len(found.skipped)} inputs: predicted {len(df)}, "
+          f"failed {len(failed)}, skipped {len(skipped)} (not audio)" + (f"; see {err_file}" if len(failed) or
+                                                                         len(skipped) else ""), file=sys.stderr)
     print(f"wrote {len(df)} predictions to {args.out}", file=sys.stderr)
-    return 0
+    return 1 if len(failed) else 0
 
 
 if __name__ == "__main__":

@@ -11,7 +11,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
+from ..data.scan import AUDIO_SUFFIXES, scan_audio
+
+# Files longer than this are predicted in equal chunks of at most this length, read one at a time, so
+# memory is bounded by the chunk, not the file; the chunks' frame scores are pooled into one mean as
+# the whole file's would be (only attention context across chunk borders is lost). A documented
+# deviation: the authors predict whole files (0 = whole files, as they do). See docs/predict_inputs.md.
+CHUNK_SECONDS = 60.0
 LIST_SUFFIXES = {".txt", ".lst", ".list", ".scp"}
 
 
@@ -20,6 +26,8 @@ class Collected:
     paths: list[Path] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)  # path inside its input folder, else as given
     problems: list[tuple[str, str]] = field(default_factory=list)  # (input, what is wrong)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file in an input folder, why not read)
+    folders: list[Path] = field(default_factory=list)  # input folders (nothing is written inside them)
     repeated: int = 0  # files named more than once (predicted once)
 
     @property
@@ -58,11 +66,13 @@ def _from_list(path: Path, out: Collected) -> list[tuple[Path, str]]:
     return found
 
 
-def _audio_in(folder: Path) -> list[tuple[Path, str]]:
-    """Audio files under ``folder`` (sorted), broken symbolic links included: they are reported."""
-    found = [q for q in folder.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES
-             and (q.is_file() or (q.is_symlink() and not q.exists()))]
-    return [(q, q.relative_to(folder).as_posix()) for q in sorted(found)]
+def _audio_in(folder: Path, out: Collected) -> list[tuple[Path, str]]:
+    """Audio files under ``folder`` (sorted; see ``sfi_mos.data.scan``), broken symbolic links
+    included: they are reported. Audio soundfile cannot decode is a problem; other files are skipped."""
+    found = scan_audio(folder)
+    out.problems += [(str(p), why) for p, why in found.unreadable]
+    out.skipped += [(str(p), why) for p, why in found.skipped]
+    return found.files
 
 
 def collect(inputs: list[str]) -> Collected:
@@ -74,9 +84,10 @@ def collect(inputs: list[str]) -> Collected:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = _audio_in(p)
+            out.folders.append(p)
+            found = _audio_in(p, out)
             if not found:
-                out.problems.append((str(p), "directory holds no audio files"))
+                out.problems.append((str(p), "directory holds no audio files soundfile reads"))
         elif p.suffix.lower() in LIST_SUFFIXES:
             if not p.is_file():
                 out.problems.append((str(p), "list file not found"))

@@ -18,8 +18,24 @@ from tqdm import tqdm
 from ..errors import InputError
 from ..mos.checkpoint import load_run
 from ..mos.head import to_mos
+from .inputs import CHUNK_SECONDS
 
 MIN_RATE, MAX_RATE = 8000, 96000
+
+
+def is_resource_error(e: BaseException) -> bool:
+    """Out of memory (host or GPU): the clip is too large for this machine, not a bug."""
+    if isinstance(e, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    text = str(e).lower()
+    return isinstance(e, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text
+                                            or "cannot allocate memory" in text)
+
+
+def resource_message(e: BaseException) -> str:
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+    return f"out of memory while predicting this file ({type(e).__name__}: {first}); predict it alone, on a " \
+           "larger machine, or with a smaller --chunk-seconds"
 
 
 def check_rate(sample_rate: int, where: str) -> int:
@@ -58,7 +74,7 @@ class Predictor:
     @classmethod
     def from_runs(cls, *run_dirs: str | os.PathLike, device=None) -> "Predictor":
         """One or more finished pretrain/finetune run dirs (e.g. the k fold models)."""
-        from ..rundir import DONE, is_done
+        from ..rundir import DONE, is_done, run_kind
 
         if len(run_dirs) == 1 and isinstance(run_dirs[0], (list, tuple)):
             run_dirs = tuple(run_dirs[0])
@@ -67,6 +83,10 @@ class Predictor:
         for d in run_dirs:
             if not Path(d).is_dir():
                 raise InputError(str(d), "no such run dir")
+            kind = run_kind(d)
+            if kind not in (None, "pretrain", "finetune"):
+                raise InputError(str(d), f"is a {kind} run dir; expected a MOS model: a finished finetune or "
+                                         "pretrain run dir holding best.pt and done.json (results/<grid>/finetune/<id>)")
             if not is_done(d):  # best.pt of a run still training (or killed): not the final model
                 raise InputError(str(d), f"unfinished run (no {DONE}); finish it (rerun run_all) or pick "
                                          "a finished run dir")
@@ -119,6 +139,26 @@ class Predictor:
             norm += model.predict_norm(wavs, sr, listeners).double().cpu()
         return to_mos(norm / len(self.models)).numpy()
 
+    @torch.no_grad()
+    def _score_chunked(self, path, sr: int, frames: int, chunk: int, channel: int | None) -> float:
+        """One long file in ``ceil(frames / chunk)`` equal chunks, read one at a time: per model and
+        listener the chunks' frame means are pooled by their frame counts, then tanh, as for one clip."""
+        from ..data import read_audio
+
+        n = -(-frames // chunk)
+        bounds = np.linspace(0, frames, n + 1).round().astype(int)
+        sums = [torch.zeros(len(lis), dtype=torch.float64) for _, lis in self.models]
+        count = [0] * len(self.models)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            wav = torch.as_tensor(read_audio(path, expected_sr=sr, start=int(a), stop=int(b), channel=channel,
+                                             min_samples=0)[0]).to(self.device)
+            for k, (model, lis) in enumerate(self.models):
+                means, n_frames = model.frame_means([wav], sr, lis)
+                sums[k] += means[0].double().cpu() * int(n_frames[0])
+                count[k] += int(n_frames[0])
+        norm = sum(torch.tanh(s / c).mean() for s, c in zip(sums, count)) / len(self.models)
+        return float(to_mos(norm))
+
     def predict_waves(self, waves: Sequence[np.ndarray], rates: Sequence[int], batch_size: int = 8,
                       progress: bool = False) -> np.ndarray:
         """MOS (1-5) for each (samples, rate) pair, in input order."""
@@ -131,12 +171,16 @@ class Predictor:
         return out
 
     def predict_files(self, paths: Sequence[str | os.PathLike], batch_size: int = 8,
-                      progress: bool = False, ids: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      progress: bool = False, ids: Sequence[str] | None = None, channel: int | None = None,
+                      chunk_seconds: float = CHUNK_SECONDS) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(predictions ``utt_id,path,sample_rate,pred`` in input order, errors ``path,error``).
 
         Headers are checked first and audio is read one batch at a time, so a large folder never sits
-        in memory and one bad file costs only its own row. ``ids``: one utterance id per path
-        (default: the file stem, or the path where stems clash; see ``inputs.unique_ids``)."""
+        in memory and one bad file costs only its own row; so does a file that runs out of memory.
+        Several channels are mixed to mono, or ``channel`` is taken. Files longer than
+        ``chunk_seconds`` (0: never) are predicted in chunks (:meth:`_score_chunked`). ``ids``: one
+        utterance id per path (default: the file stem, or the path where stems clash; see
+        ``inputs.unique_ids``)."""
         from ..data import audio_info, read_audio
         from .inputs import unique_ids
 
@@ -147,29 +191,59 @@ class Predictor:
         infos, errors = {}, {}
         for i, p in enumerate(paths):
             try:
-                info = audio_info(p)
+                info = audio_info(p, channel=channel)
                 infos[i] = (self._rate(info.sample_rate, str(p)), info.frames)
             except InputError as e:
                 errors[i] = e.problem
-        ok = sorted(infos)
         preds: dict[int, float] = {}
+        long = [i for i in sorted(infos) if chunk_seconds > 0 and infos[i][1] > chunk_seconds * infos[i][0]]
+        ok = [i for i in sorted(infos) if i not in set(long)]
         for idx in tqdm(self._batches([infos[i] for i in ok], batch_size), desc="predict", disable=not progress):
             members, waves = [], []
             for j in idx:
                 i = ok[j]
                 try:
-                    waves.append(read_audio(paths[i], expected_sr=infos[i][0])[0])
+                    waves.append(read_audio(paths[i], expected_sr=infos[i][0], channel=channel)[0])
                     members.append(i)
                 except InputError as e:  # header fine, samples not (truncated, NaN)
                     errors[i] = e.problem
+                except MemoryError as e:
+                    errors[i] = resource_message(e)
             if members:
-                preds.update(zip(members, self._score(waves, infos[ok[idx[0]]][0])))
-        done = [i for i in ok if i in preds]
+                self._score_batch(members, waves, infos[members[0]][0], preds, errors)
+        for i in tqdm(long, desc="predict long files", disable=not progress or not long):
+            sr = infos[i][0]
+            try:
+                preds[i] = self._score_chunked(paths[i], sr, infos[i][1], int(round(chunk_seconds * sr)), channel)
+            except InputError as e:
+                errors[i] = e.problem
+            except Exception as e:
+                if not is_resource_error(e):
+                    raise
+                errors[i] = resource_message(e)
+        done = [i for i in sorted(infos) if i in preds]
         df = pd.DataFrame({"utt_id": [ids[i] for i in done], "path": [str(paths[i]) for i in done],
                            "sample_rate": [infos[i][0] for i in done], "pred": [preds[i] for i in done]})
         err = pd.DataFrame({"path": [str(paths[i]) for i in sorted(errors)],
                             "error": [errors[i] for i in sorted(errors)]})
         return df, err
+
+    def _score_batch(self, members: list[int], waves: list[np.ndarray], sr: int, preds: dict, errors: dict) -> None:
+        """Score one batch; when it runs out of memory, each clip again alone, so only the clip that
+        cannot fit loses its row."""
+        try:
+            preds.update(zip(members, self._score(waves, sr)))
+            return
+        except Exception as e:
+            if not is_resource_error(e):
+                raise
+            if len(members) == 1:
+                errors[members[0]] = resource_message(e)
+                return
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        for i, w in zip(members, waves):
+            self._score_batch([i], [w], sr, preds, errors)
 
     def predict(self, inputs: Sequence, sample_rate: int | Sequence[int] | None = None,
                 batch_size: int = 8, progress: bool = False) -> np.ndarray:

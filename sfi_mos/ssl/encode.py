@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
+from .regularise import layer_skips, time_mask
 
 
 def conv_out_lengths(lengths: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
@@ -149,8 +150,6 @@ def encode(model: nn.Module, wavs: torch.Tensor, lengths: torch.Tensor | None,
         x = model.post_extract_proj(x)
     x = model.dropout_input(x)
     if reg is not None and model.training:
-        from .regularise import time_mask
-
         masked = time_mask(frames, n, reg)
         if masked is not None:
             x = torch.where(masked[:, :, None], model.mask_emb.to(x.dtype), x)
@@ -161,8 +160,7 @@ def encode(model: nn.Module, wavs: torch.Tensor, lengths: torch.Tensor | None,
     # LayerDrop as HF applies it (each layer skipped with probability p in training, torch RNG): a
     # skipped layer passes its input on. s3prl's own LayerDrop stays off: it would drop hidden states
     # and it draws from numpy's RNG even in eval mode.
-    p = reg.layerdrop if reg is not None and model.training else 0.0
-    skip = (torch.rand(len(layers)) < p).tolist() if p > 0 else [False] * len(layers)
+    skip = layer_skips(len(layers), reg, model.training)
 
     def keep(i):
         def hook(_m, inp, out):

@@ -39,6 +39,9 @@ class Regularisation:
     mask_time_prob: float = 0.0
     mask_time_length: int = 10
     mask_time_min_masks: int = 0
+    # the first encoder layer LayerDrop may skip: HF's WavLMEncoder never skips layer 0 (it carries the
+    # relative position bias every later layer reuses), wav2vec2 and HuBERT may skip any layer
+    layerdrop_first: int = 0
     source: str = ""
 
 
@@ -65,7 +68,11 @@ HF = {
     "hubert": Regularisation(feat_proj_dropout=0.0, hidden_dropout=0.1, activation_dropout=0.1, **_CLASS,
                              source="facebook/hubert-base-ls960 (hub config not retrievable: transformers "
                                     "HubertConfig defaults)"),
+    # transformers 5.25 models/wavlm/modeling_wavlm.py l.417 (WavLMEncoder) and l.469
+    # (WavLMEncoderStableLayerNorm): ``if self.training and i > 0 and self.config.layerdrop > 0.0``;
+    # wav2vec2 (l.689/737) and HuBERT (l.445/557) test ``self.training and self.config.layerdrop > 0.0``
     "wavlm": Regularisation(feat_proj_dropout=0.0, hidden_dropout=0.1, activation_dropout=0.1, **_CLASS,
+                            layerdrop_first=1,
                             source="microsoft/wavlm-base(-plus) (hub config not retrievable: transformers "
                                    "WavLMConfig defaults)"),
 }
@@ -80,6 +87,17 @@ def for_model(mode: str, family: str) -> Regularisation:
     if family not in HF:
         raise ValueError(f"no Hugging Face regularisation known for model family {family!r}")
     return HF[family]
+
+
+def layer_skips(n_layers: int, reg: "Regularisation | None", training: bool) -> list[bool]:
+    """Which of ``n_layers`` encoder layers LayerDrop skips in this forward pass (HF semantics): in
+    training, each layer from ``reg.layerdrop_first`` on with probability ``reg.layerdrop``, one
+    ``torch.rand([])`` draw per such layer, as HF draws them (torch RNG)."""
+    p = reg.layerdrop if reg is not None and training else 0.0
+    if p <= 0:
+        return [False] * n_layers
+    first = min(reg.layerdrop_first, n_layers)
+    return [False] * first + [bool(torch.rand([]) < p) for _ in range(n_layers - first)]
 
 
 def apply(model: nn.Module, reg: Regularisation) -> None:

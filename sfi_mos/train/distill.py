@@ -16,7 +16,6 @@ teacher-initialised student is saved untrained. Outputs: ``config.json``/``env.j
 """
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from .. import rundir
 from ..atomic import torch_save, write_csv, write_json
 from ..errors import InputError
 from .configs import DistillConfig, TeacherSpec
+from ..jsonio import read_json
 
 NO_DISTILL_STEPS = 0  # DistillConfig(steps=0): the "without distillation" control
 NOKD_INITS = ("encoder", "full")
@@ -218,7 +218,7 @@ def run(cfg: DistillConfig, run_dir) -> dict:
     _check(cfg)
     run_dir = Path(run_dir)
     if rundir.is_done(run_dir) and (run_dir / "metrics.json").exists():
-        return json.loads((run_dir / "metrics.json").read_text())
+        return read_json(run_dir / "metrics.json")
     rundir.start(run_dir, cfg)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     teacher = load_teacher(_resolve(cfg.teacher, run_dir)).to(device)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -12,6 +11,7 @@ from sfi_mos.errors import InputError
 from . import generate
 from .corpus import DEFAULT_RATES, VOICES
 from .plan import SIZES
+from sfi_mos.jsonio import read_json
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # e.g. the disk filled up: nothing was left at --out (built in a temp folder)
         print(f"error: --out {args.out}: {e.strerror or e}{f' ({e.filename})' if e.filename else ''}", file=sys.stderr)
         return 1
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = read_json(out / "manifest.json")
     print(f"corpus: {out}")
     print(f"size={manifest['size']} seed={manifest['seed']} rates={manifest['rates']} voices={manifest['voices_used']}")
     print("counts: " + ", ".join(f"{k}={v}" for k, v in manifest["counts"].items()))

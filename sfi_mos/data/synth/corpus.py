@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
-import json
 import os
 import shutil
 import tempfile
@@ -23,6 +22,7 @@ from sfi_mos.errors import InputError
 from . import plan, tts
 from .layout import content_hash, write_bvcc, write_manifest_csv, write_probe, write_track3, write_wav
 from .render import Renderer
+from sfi_mos.jsonio import read_json
 
 GENERATOR_VERSION = "1.2.0"  # bump whenever the bytes a seed produces change
 DEFAULT_RATES = (16000, 24000, 48000)
@@ -64,9 +64,9 @@ def generate(out, size: str = "tiny", seed: int = 0, rates=DEFAULT_RATES, voices
     old = out / "manifest.json"
     if old.exists():
         try:
-            prev = json.loads(old.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:  # ValueError: bad JSON or bytes that are not UTF-8
-            raise InputError(str(old), f"unreadable manifest ({e}); remove the folder or pass force") from None
+            prev = read_json(old)
+        except InputError as e:
+            raise InputError(str(old), f"unreadable manifest ({e.problem}); remove the folder or pass force") from None
         same = _same_corpus(out, params)
         if same and voices == "builtin" and not force:
             return out  # already there
@@ -149,8 +149,8 @@ def _remove_leftovers(out: Path) -> None:
 
 def _same_corpus(out: Path, params: dict) -> bool:
     try:
-        prev = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        prev = read_json(out / "manifest.json")
+    except InputError:
         return False
     return all(prev.get(k) == v for k, v in params.items())
 
@@ -209,12 +209,11 @@ def fingerprint(corpus_dir, verify: bool = False) -> str:
     """The corpus's content hash from manifest.json (``verify`` recomputes it from the files)."""
     path = Path(corpus_dir) / "manifest.json"
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        recorded = manifest["content_hash"]
-    except FileNotFoundError:
-        raise InputError(str(path), "missing: not a synthetic corpus (run python -m sfi_mos.data.synth)") from None
-    except (ValueError, KeyError, TypeError) as e:
-        raise InputError(str(path), f"no readable content_hash ({e})") from None
+        recorded = read_json(path, {"content_hash": str})["content_hash"]
+    except InputError as e:
+        if e.problem == "missing":
+            raise InputError(str(path), "missing: not a synthetic corpus (run python -m sfi_mos.data.synth)") from None
+        raise InputError(str(path), f"no readable content_hash ({e.problem})") from None
     if verify:
         actual = content_hash(Path(corpus_dir))
         if actual != recorded:

@@ -233,7 +233,7 @@ def test_round_trip_ours_theirs_ours(tmp_path, name):
     assert blob["state_dict"]["listenr_embedding.weight"].shape == (1000, TINY["hidden_size"])
     if name == "wavlm_sr":
         hf = transformers.AutoModel.from_pretrained(hp["ssl_model_path"])
-        proc = transformers.AutoFeatureExtractor.from_pretrained(hp["processor_path"])
+        proc = transformers.AutoProcessor.from_pretrained(hp["processor_path"])  # what ssl_mos.py l.40 calls
         assert proc.do_normalize
         ssl_keys = {k[len("ssl_model."):] for k in blob["state_dict"] if k.startswith("ssl_model.")}
         assert ssl_keys == set(hf.state_dict())

@@ -202,9 +202,11 @@ def export_lightning(model: MOSModel, out: str | Path, *, train_listeners: Seque
     net = model.backbone.model
     hf_format.write_dir(net, ssl_dir)
     sfi = model.backbone.kind == "sfi"
-    # the processor the authors' class will run on non-SFI input: normalising exactly when ours does
+    # the processor the authors' class will run on non-SFI input: normalising exactly when ours does.
+    # processor_class: without it AutoProcessor (ssl_mos.py l.40) follows the model config to a
+    # Wav2Vec2Processor, which needs a tokenizer vocabulary, and fails (seen with transformers 4.52 and 5.25)
     write_json(ssl_dir / "preprocessor_config.json", {
-        "feature_extractor_type": "Wav2Vec2FeatureExtractor", "feature_size": 1, "sampling_rate": 16000,
+        "processor_class": "Wav2Vec2FeatureExtractor", "feature_extractor_type": "Wav2Vec2FeatureExtractor", "feature_size": 1, "sampling_rate": 16000,
         "padding_value": 0.0, "padding_side": "right", "return_attention_mask": False,
         "do_normalize": bool(getattr(net, "normalize", False)) and not sfi})
     hp = {"ssl_model_path": str(ssl_dir.resolve()), "pretrained_model_path": None,

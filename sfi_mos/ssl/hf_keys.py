@@ -27,7 +27,7 @@ SFI_PREFIX = "feature_extractor.conv_layers.0.conv."  # HF name of the first con
 SFI_FILTERS = SFI_PREFIX + "continuous_filters."
 RFF_KEY = SFI_FILTERS + "RFF_param"
 MAX_FREQ_KEY = SFI_FILTERS + "max_ang_freq"
-DEFAULT_MAX_FREQ_HZ = 24000.0  # ablations.recipe.AUTHORS.naf_max_freq_hz: the Nyquist of 48 kHz distillation data
+DEFAULT_MAX_FREQ_HZ = 24000.0  # ablations.recipe.AUTHORS.max_freq_hz: the Nyquist of 48 kHz distillation data
 
 # s3prl (fairseq) key -> HF key; applied to keys relative to the s3prl model
 _RULES = [

@@ -17,6 +17,7 @@ import pandas as pd
 from ..atomic import check_writable, write_csv
 from ..errors import InputError
 from ..rundir import DONE
+from .inputs import AUDIO_SUFFIXES, LIST_SUFFIXES, collect, shown
 
 RUN_MARKERS = ("best.pt", DONE, "config.json")
 
@@ -32,8 +33,6 @@ def split_models(models: list[str], inputs: list[str]) -> tuple[list[str], list[
     later, by name). An entry right after them that does not exist and is not named like audio or a
     list file is a mistyped run dir, not an input: an error, instead of a row of "file not found".
     """
-    from .inputs import AUDIO_SUFFIXES, LIST_SUFFIXES
-
     k = 0
     while k < len(models) and any((Path(models[k]) / m).is_file() for m in RUN_MARKERS):
         k += 1
@@ -65,8 +64,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not models or not inputs:
         ap.error("need at least one run dir (with best.pt) after --model and at least one INPUT")
-
-    from .inputs import collect, shown
 
     err_file = errors_path(args.out)
     try:  # everything that can be refused is refused before the models load and the audio is read

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
+from .regularise import time_mask
 
 
 def conv_out_lengths(lengths: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
@@ -149,8 +150,6 @@ def encode(model: nn.Module, wavs: torch.Tensor, lengths: torch.Tensor | None,
         x = model.post_extract_proj(x)
     x = model.dropout_input(x)
     if reg is not None and model.training:
-        from .regularise import time_mask
-
         masked = time_mask(frames, n, reg)
         if masked is not None:
             x = torch.where(masked[:, :, None], model.mask_emb.to(x.dtype), x)

@@ -21,10 +21,14 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
+from ablations.grid import STAGE_ORDER
 from sfi_mos.errors import InputError
 from sfi_mos.jsonio import read_json
 
@@ -69,8 +73,6 @@ UNLABELLED_MEAN_S = 100 * 3600 / 17200
 
 def ratings_table(size: CorpusSize):
     """A per-rating table (the columns ``mos_stage`` reads) with the documented clip counts."""
-    import pandas as pd
-
     rows = []
     for split, per_rate in (("train", size.train), ("dev", size.dev), ("eval", size.eval)):
         for rate, n in per_rate.items():
@@ -93,7 +95,7 @@ class Corpora:
     def ratings(self, data):
         key = (data.kind, data.root)
         if key not in self.tables:
-            from sfi_mos.data import read_corpus
+            from sfi_mos.data import read_corpus  # lazy: soundfile; run_all imports costs at start
 
             root = Path(data.root) if Path(data.root).is_absolute() else self.grid_dir / data.root
             try:
@@ -111,7 +113,7 @@ def node_plan(stage: str, cfg: Any, corpora: Corpora, cache: dict | None = None)
     if stage == "distill":
         return {"steps": int(cfg.steps), "epochs": 0, "val_clips": 0}
     if stage in ("pretrain", "finetune"):
-        from sfi_mos.train.mos_stage import planned_steps, split_items
+        from sfi_mos.train.mos_stage import planned_steps, split_items  # lazy: torch; run_all imports costs
 
         key = (stage, cfg.data.kind, cfg.data.root, cfg.fold, cfg.n_folds, cfg.seed, cfg.batch_size,
                cfg.grad_accum, cfg.max_epochs, cfg.max_steps, cfg.batching, cfg.listener_ids)
@@ -134,8 +136,6 @@ def node_plan(stage: str, cfg: Any, corpora: Corpora, cache: dict | None = None)
 
 
 def _one_epoch(cfg):
-    from dataclasses import replace
-
     return replace(cfg, max_epochs=1, max_steps=0)
 
 
@@ -198,8 +198,6 @@ def activation_fit(points: list[dict[str, float]]) -> dict[str, Any] | None:
     (``terms``): without ``d`` it extrapolates to long clips within about 10 %, with one length only
     linearly (a lower bound). None without two distinct loads.
     """
-    import numpy as np
-
     pts = {(float(p["clips"]), float(p["clip_s"])): float(p["saved"]) for p in points if p.get("saved") is not None}
     lengths = {s for _, s in pts}
     if len(pts) < 2 or len({c * s for c, s in pts}) < 2:
@@ -276,8 +274,6 @@ def _steps_text(values: list[int]) -> str:
 
 def grid_costs(graph, cells: dict[str, Any], grid_dir: Path, rehearsal: dict[str, Any] | None = None):
     """Per stage: runs, steps per run, total steps, and with a rehearsal device-seconds and bytes."""
-    from ablations.grid import STAGE_ORDER
-
     corpora, cache = Corpora(grid_dir), {}
     rows: dict[str, dict[str, Any]] = {s: {"runs": 0, "steps": [], "seconds": 0.0, "bytes": 0, "proxies": set(),
                                            "max_run_s": 0.0} for s in STAGE_ORDER}

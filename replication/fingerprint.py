@@ -9,9 +9,13 @@ of every file, so it does not depend on where the corpus lives or on the cache.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
+import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -112,11 +116,6 @@ def tree_stats(root: str | os.PathLike, skip: tuple[str, ...] = ()) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m replication.fingerprint DIR``: the fingerprint and its cost, cold then warm."""
-    import argparse
-    import sys
-    import tempfile
-    import time
-
     ap = argparse.ArgumentParser(prog="python -m replication.fingerprint", description=main.__doc__)
     ap.add_argument("root")
     ap.add_argument("--repeat", type=int, default=3, help="warm runs (default 3)")
@@ -145,6 +144,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.exit(main())

@@ -24,13 +24,24 @@ fit) build theirs earlier. ``measure(stage, config, run_dir)`` does the same ins
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import resource
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import torch
+from torch.optim import Optimizer
+from torch.optim.optimizer import register_optimizer_step_post_hook
+
+from sfi_mos.atomic import write_json
+from sfi_mos.ssl import regularise
+
+from .job import StageJob
 
 _HWM_RESET = Path("/proc/self/clear_refs")
 
@@ -49,8 +60,6 @@ def _hwm_bytes() -> int | None:
 def _trim() -> None:
     """Give freed heap memory back to the OS (glibc), so a window's peak RSS starts from memory in use."""
     try:
-        import ctypes
-
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
@@ -137,8 +146,6 @@ class Meter:
     """Global optimiser hooks: per optimiser, its build time and every step's end time and peaks."""
 
     def __init__(self) -> None:
-        import torch
-
         self.torch = torch
         self.t0 = time.perf_counter()
         self.cuda = torch.cuda.is_available()
@@ -163,9 +170,6 @@ class Meter:
         return out
 
     def install(self) -> "Meter":
-        from torch.optim import Optimizer
-        from torch.optim.optimizer import register_optimizer_step_post_hook
-
         orig = Optimizer.__init__
         meter = self
 
@@ -194,8 +198,6 @@ class Meter:
         return self
 
     def remove(self) -> None:
-        from torch.optim import Optimizer
-
         if self._orig_init is not None:
             Optimizer.__init__ = self._orig_init
             self.saved.__exit__(None, None, None)
@@ -242,10 +244,6 @@ class NoLayerDrop:
     skips a random set of layers). Dropout and time masking stay: their saved masks do not change size."""
 
     def __enter__(self) -> "NoLayerDrop":
-        from dataclasses import replace
-
-        from sfi_mos.ssl import regularise
-
         self._mod, self._orig = regularise, regularise.for_model
         self.grid_values: set[float] = set()
 
@@ -263,8 +261,6 @@ class NoLayerDrop:
 
 def measure(stage: str, config: dict, run_dir: str | os.PathLike, threads: int | None = None) -> dict[str, Any]:
     """Run one stage as a job would (LayerDrop off, see ``NoLayerDrop``), with the meter installed."""
-    from .job import StageJob
-
     meter = Meter().install()
     t0 = meter.t0
     try:
@@ -276,8 +272,6 @@ def measure(stage: str, config: dict, run_dir: str | os.PathLike, threads: int |
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sfi_mos.atomic import write_json
-
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         print("usage: python -m replication.measure SPEC.json", file=sys.stderr)

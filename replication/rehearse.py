@@ -37,6 +37,7 @@ from ablations import grid as grid_mod
 from sfi_mos.atomic import write_json
 from sfi_mos.config import to_dict
 from sfi_mos.errors import InputError
+from sfi_mos.train.configs import DataSpec, TeacherSpec
 
 from . import costs, inputs as inputs_mod, rehearse_report as report
 
@@ -103,8 +104,7 @@ def pick_cells(grid: grid_mod.Grid, only: str | None) -> list[grid_mod.Cell]:
 
 # --- inputs: synthetic corpus and random-init checkpoints -------------------------------------------------
 def prepare(work: Path, size: str, seed: int, teachers: set[str]) -> tuple[graph_mod.Inputs, dict[str, Any]]:
-    from sfi_mos.ssl import write_tiny_checkpoints
-    from sfi_mos.train.configs import DataSpec, TeacherSpec
+    from sfi_mos.ssl import write_tiny_checkpoints  # lazy: torch; `python -m replication.rehearse --help` stays fast
 
     root, fp = inputs_mod.synthetic_corpus(work, CORPUS_SIZE, seed)
     specs = {c: DataSpec(inputs_mod.KINDS[c], f"{root}/{c}", fingerprint=fp) for c in inputs_mod.CORPORA}
@@ -115,9 +115,9 @@ def prepare(work: Path, size: str, seed: int, teachers: set[str]) -> tuple[graph
 
 def corpus_facts(root: Path) -> dict[str, Any]:
     """Shortest clip and ratings per clip of each synthetic corpus (sets crops and the load of a step)."""
-    import soundfile as sf
+    import soundfile as sf  # lazy: soundfile (libsndfile) only once a corpus is measured
 
-    from sfi_mos.data import read_corpus
+    from sfi_mos.data import read_corpus  # lazy: soundfile, as above
 
     out: dict[str, Any] = {}
     for name in ("track3", "bvcc", "unlabelled"):
@@ -250,7 +250,7 @@ def measured_run(stage: str, cfg: Any, run_dir: Path, threads: int | None, in_pr
     """Measurements of one fresh stage run (see ``replication.measure``)."""
     shutil.rmtree(run_dir, ignore_errors=True)  # a rehearsal always runs the stage again
     if in_process:
-        from .measure import measure
+        from .measure import measure  # lazy: measure imports torch; only in-process runs need it here
 
         try:
             return measure(stage, to_dict(cfg), run_dir, threads)

@@ -12,6 +12,10 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from ablations.graph import Inputs, cell_stages
+from ablations.grid import PAPER_UPSTREAMS
+from sfi_mos.train.configs import DataSpec, TeacherSpec
+
 from . import costs, profiles
 from sfi_mos.jsonio import read_json
 
@@ -21,10 +25,6 @@ MIB = 2 ** 20
 def paper_inputs():
     """The grid's inputs on the real corpora, by name only: roots are never readable, so step counts come
     from the documented corpus sizes (``costs.Corpora``) and teachers are the registered upstreams."""
-    from ablations.graph import Inputs
-    from ablations.grid import PAPER_UPSTREAMS
-    from sfi_mos.train.configs import DataSpec, TeacherSpec
-
     return Inputs(DataSpec("track3", "<track3>"), DataSpec("bvcc", "<bvcc>"), DataSpec("folder", "<unlabelled>"),
                   {t: TeacherSpec(u) for t, u in PAPER_UPSTREAMS.items()})
 
@@ -175,7 +175,7 @@ ASSUMPTIONS = [
 
 
 def assemble(args, grid, full_graph, results, facts, cuda: bool, wall_s: float) -> dict[str, Any]:
-    import torch
+    import torch  # lazy: rehearse (a CLI) imports this module; torch only for the device name
 
     cells = {c.name: c for c in grid.cells}
     out: dict[str, Any] = {
@@ -193,7 +193,6 @@ def assemble(args, grid, full_graph, results, facts, cuda: bool, wall_s: float) 
         "assumptions": ASSUMPTIONS, "costs": {},
     }
     paper_cfgs = {}
-    from ablations.graph import cell_stages
 
     for r in results:
         for stage, cfg, _ in cell_stages(grid, cells[r["cell"]], paper_inputs()):

@@ -124,7 +124,7 @@ def write_csv(path: str | os.PathLike, df, **kwargs) -> None:
 
 
 def torch_save(path: str | os.PathLike, obj: Any) -> None:
-    import torch
+    import torch  # lazy: torch is heavy; atomic is imported by the light modules (rundir, ablations, paper)
 
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)

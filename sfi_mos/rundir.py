@@ -75,7 +75,7 @@ def environment() -> dict[str, Any]:
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
     }
     try:
-        import torch
+        import torch  # lazy and optional: rundir stays torch-free (ablations, paper, replication import it)
 
         info["torch_threads"] = torch.get_num_threads()
         info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None

@@ -5,6 +5,8 @@ import importlib
 import pkgutil
 import sys
 
+import sfi_mos.bench as pkg
+
 from sfi_mos.atomic import check_writable, write_json
 from sfi_mos.cli import Parser
 from sfi_mos.errors import InputError
@@ -13,8 +15,6 @@ from . import format_table
 
 
 def available() -> list[str]:
-    import sfi_mos.bench as pkg
-
     return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
 
 

@@ -12,6 +12,8 @@ import time
 import numpy as np
 import pandas as pd
 
+from sfi_mos.metrics import evaluate, paired_bootstrap
+
 
 def _data(seed: int = 0):
     rng = np.random.default_rng(seed)
@@ -37,8 +39,6 @@ def _median_time(fn, repeats: int) -> float:
 
 
 def run(args=None) -> dict:
-    from sfi_mos.metrics import evaluate, paired_bootstrap
-
     pred, truth = _data()
     other = pred.assign(pred=pred["pred"] + 0.1)
     repeats = 3

@@ -24,7 +24,14 @@ import sys
 import time
 
 import torch
+import torchaudio
+
 from sfi_mos.cli import float_in_range, int_in_range
+from sfi_mos.ssl import SFIStudent
+from sfi_mos.ssl import arch as archmod
+from sfi_mos.ssl.checkpoints import tiny_arch
+from sfi_mos.ssl.teacher import Teacher
+from sfi_mos.train.configs import SFISpec
 
 DEFAULTS = dict(size="base", seconds=4.0, batch=2, repeats=3, device=None, threads=None)
 
@@ -80,14 +87,6 @@ def _train_step(model, opt, wavs, lengths, targets):
 
 
 def run(args=None) -> dict:
-    import torchaudio
-
-    from sfi_mos.ssl import SFIStudent
-    from sfi_mos.ssl import arch as archmod
-    from sfi_mos.ssl.checkpoints import tiny_arch
-    from sfi_mos.ssl.teacher import Teacher
-    from sfi_mos.train.configs import SFISpec
-
     o = _options(args)
     if o.threads:
         torch.set_num_threads(o.threads)

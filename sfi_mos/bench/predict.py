@@ -11,9 +11,22 @@
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
+import schedulefree
 import torch
 from sfi_mos.cli import int_in_range
+
+from ..mos.backbone import Backbone
+from ..mos.model import MOSModel
+from ..predict.predictor import Predictor
+from ..ssl import arch as archmod
+from ..ssl.checkpoints import tiny_arch
+from ..ssl.student import SFIStudent
+from ..ssl.teacher import Teacher
+from ..train.configs import SFISpec
+from . import time_interleaved
 
 CLIP_SECONDS = 4.0
 RATES = (16000, 48000)
@@ -21,14 +34,6 @@ N_RATINGS = 10  # Track 3: 10 ratings per clip
 
 
 def _model(size: str, kind: str, n_listeners: int = 12):
-    from ..mos.backbone import Backbone
-    from ..mos.model import MOSModel
-    from ..ssl import arch as archmod
-    from ..ssl.checkpoints import tiny_arch
-    from ..ssl.student import SFIStudent
-    from ..ssl.teacher import Teacher
-    from ..train.configs import SFISpec
-
     torch.manual_seed(0)
     arch = tiny_arch("hubert", size)
     if kind == "sfi":
@@ -40,9 +45,6 @@ def _model(size: str, kind: str, n_listeners: int = 12):
 
 def rtf(size: str, repeats: int, warmup: int, batch: int = 4) -> dict[str, dict[str, float]]:
     """{kind: {rate: rtf}} for the SFI and resampling MOS models, timed round-robin (min of repeats)."""
-    from ..predict.predictor import Predictor
-    from . import time_interleaved
-
     preds = {kind: Predictor([(_model(size, kind), list(range(1, 11)))], device="cpu")
              for kind in ("sfi", "resample")}
     rng = np.random.default_rng(0)
@@ -58,8 +60,6 @@ def rtf(size: str, repeats: int, warmup: int, batch: int = 4) -> dict[str, dict[
 
 def grouping(size: str, repeats: int, warmup: int) -> dict[str, float]:
     """Seconds per optimiser step over one clip's 10 ratings, three ways (same ratings, same loss)."""
-    import schedulefree
-
     model = _model(size, "sfi").train()
     opt = schedulefree.RAdamScheduleFree(model.parameters(), lr=1e-4)
     opt.train()
@@ -81,8 +81,6 @@ def grouping(size: str, repeats: int, warmup: int) -> dict[str, float]:
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    from . import time_interleaved
-
     fns = {m: (lambda m=m: step(m)) for m in ("grouped", "rows_batched", "rows_batch1")}
     t = {k: v["min"] for k, v in time_interleaved(fns, reps=repeats, warmup=warmup).items()}
     return {"grouped_s": t["grouped"], "rows_batched_s": t["rows_batched"], "rows_batch1_s": t["rows_batch1"],
@@ -97,8 +95,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> dict:
-    import os
-
     sizes = tuple(getattr(args, "sizes", ("tiny", "base")))
     repeats = int(getattr(args, "repeats", 3))
     load_before = os.getloadavg()[0]

@@ -12,6 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sfi_mos.data.synth import generate
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("--sizes", default="tiny,demo", help="comma-separated: tiny,demo,full")
@@ -19,8 +21,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args=None) -> dict:
-    from sfi_mos.data.synth import generate
-
     sizes = [s for s in getattr(args, "sizes", "tiny,demo").split(",") if s]
     seed = getattr(args, "seed", 0)
     out = {}

@@ -19,6 +19,8 @@ from torch import nn
 
 from ..errors import InputError
 from ..rundir import resolve_path
+from ..ssl import SFIStudent, Teacher, load_teacher
+from ..ssl import arch as archmod
 
 KINDS = ("sfi", "resample", "resample_sr")
 FEATURES = ("last", "weighted")
@@ -40,7 +42,7 @@ class Backbone(nn.Module):
         self.hidden_size = int(model.hidden_size)
         self.featurizer = None
         if features == "weighted":
-            from s3prl.nn import Featurizer
+            from s3prl.nn import Featurizer  # lazy: importing s3prl pulls in every upstream (seconds)
 
             # Featurizer only reads these three attributes of the upstream at construction
             n = int(model.num_layers)
@@ -130,8 +132,6 @@ def build_backbone(spec, run_dir: str | Path | None = None, input_norm: str = "u
     """Backbone for ``spec`` (a ``BackboneSpec``); relative paths resolve against ``run_dir``'s grid dir.
     ``input_norm`` applies to the resampling kinds (the SFI student always gets the raw waveform)."""
     if spec.kind == "sfi":
-        from ..ssl import SFIStudent
-
         if not spec.student_run:
             raise InputError("backbone.student_run", "the sfi backbone needs a distill run dir")
         student_run = resolve_path(spec.student_run, run_dir) if run_dir is not None else Path(spec.student_run)
@@ -140,8 +140,6 @@ def build_backbone(spec, run_dir: str | Path | None = None, input_norm: str = "u
             raise InputError(str(path), "no student.pt in the distill run dir")
         model = SFIStudent.load(path)
     elif spec.kind in ("resample", "resample_sr"):
-        from ..ssl import load_teacher
-
         teacher = spec.teacher
         if teacher.path and run_dir is not None:
             teacher = type(teacher)(name=teacher.name, path=str(resolve_path(teacher.path, run_dir)))
@@ -158,8 +156,6 @@ def build_backbone(spec, run_dir: str | Path | None = None, input_norm: str = "u
 def architecture(backbone: Backbone) -> dict | None:
     """What rebuilds ``backbone`` without its source files (weights come from the MOS checkpoint);
     None for s3prl upstreams outside the wav2vec2/HuBERT/WavLM family."""
-    from ..ssl import arch as archmod
-
     net = backbone.model
     if getattr(net, "arch", None) is None:
         return None
@@ -172,9 +168,6 @@ def architecture(backbone: Backbone) -> dict | None:
 
 def from_architecture(desc: dict) -> Backbone:
     """A randomly initialised backbone of the architecture ``architecture`` described."""
-    from ..ssl import SFIStudent, Teacher
-    from ..ssl import arch as archmod
-
     with torch.random.fork_rng(devices=[]):  # rebuilding must not move the caller's RNG
         if desc["kind"] == "sfi":
             net = SFIStudent(desc["arch"], desc["sfi"])

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..data import read_audio
 from ..errors import InputError
 from .head import to_norm
 
@@ -134,8 +135,6 @@ def step_groups(items: list[Utterance], batches: list[list[int]], ratings_per_st
 
 
 def load_wav(u: Utterance) -> np.ndarray:
-    from ..data import read_audio
-
     wav, sr = read_audio(u.wav_path, expected_sr=u.sample_rate)
     return wav
 

@@ -31,11 +31,11 @@ def versions(names=NAMES) -> tuple[str, ...]:
 
 def load(name: str) -> Peer:
     if name == "dnsmos":
-        from .dnsmos import DNSMOS
+        from .dnsmos import DNSMOS  # optional extra (peers): torch and speechmos load with the peer
 
         return DNSMOS()
     if name == "distillmos":
-        from .distillmos import DistillMOS
+        from .distillmos import DistillMOS  # optional extra (peers): torch and distillmos load with the peer
 
         return DistillMOS()
     raise KeyError(f"unknown peer {name!r}; known: {', '.join(NAMES)}")

@@ -11,11 +11,11 @@ class NotInstalled(RuntimeError):
 
 
 def to_rate(wave: np.ndarray, fs: int, rate: int = PEER_RATE) -> np.ndarray:
-    import torch
+    import torch  # lazy: base is imported by sfi_mos.peers, which stays torch-free
 
     x = torch.as_tensor(np.asarray(wave, dtype=np.float32))
     if int(fs) != rate:
-        import torchaudio
+        import torchaudio  # lazy: only when the clip is not at the peer's rate
 
         x = torchaudio.functional.resample(x, int(fs), rate)
     return x.numpy()

@@ -16,7 +16,7 @@ class DistillMOS(Peer):
 
     def __init__(self):
         try:
-            import distillmos
+            import distillmos  # optional extra (peers): missing -> NotInstalled
         except ImportError as e:
             raise missing("DistillMOS (distillmos, xls-r-sqa)", e) from None
         with contextlib.redirect_stdout(io.StringIO()):  # it prints where the weights came from

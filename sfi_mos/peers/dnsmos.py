@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import torch
 
 from .base import PEER_RATE, Peer, missing, to_rate
 
@@ -19,11 +20,10 @@ class DNSMOS(Peer):
 
     def __init__(self):
         try:
-            from speechmos import dnsmos as mod
+            from speechmos import dnsmos as mod  # optional extra (peers): missing -> NotInstalled
         except ImportError as e:
             raise missing("DNSMOS (speechmos, onnxruntime, librosa)", e) from None
-        import onnxruntime as ort
-        import torch
+        import onnxruntime as ort  # optional extra (peers); speechmos above already needed it
 
         here = os.path.dirname(os.path.abspath(mod.__file__))
         paths = [os.path.join(here, "dnsmos_models", f) for f in ("sig_bak_ovr.onnx", "model_v8.onnx")]

@@ -15,10 +15,12 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from ..data import MIN_SECONDS, audio_info, read_audio
 from ..errors import InputError
 from ..mos.checkpoint import load_run
 from ..mos.head import to_mos
-from .inputs import CHUNK_SECONDS
+from ..rundir import DONE, is_done, run_kind
+from .inputs import CHUNK_SECONDS, unique_ids
 
 MIN_RATE, MAX_RATE = 8000, 96000
 
@@ -74,8 +76,6 @@ class Predictor:
     @classmethod
     def from_runs(cls, *run_dirs: str | os.PathLike, device=None) -> "Predictor":
         """One or more finished pretrain/finetune run dirs (e.g. the k fold models)."""
-        from ..rundir import DONE, is_done, run_kind
-
         if len(run_dirs) == 1 and isinstance(run_dirs[0], (list, tuple)):
             run_dirs = tuple(run_dirs[0])
         device = resolve_device(device)  # before minutes of loading
@@ -143,8 +143,6 @@ class Predictor:
     def _score_chunked(self, path, sr: int, frames: int, chunk: int, channel: int | None) -> float:
         """One long file in ``ceil(frames / chunk)`` equal chunks, read one at a time: per model and
         listener the chunks' frame means are pooled by their frame counts, then tanh, as for one clip."""
-        from ..data import read_audio
-
         n = -(-frames // chunk)
         bounds = np.linspace(0, frames, n + 1).round().astype(int)
         sums = [torch.zeros(len(lis), dtype=torch.float64) for _, lis in self.models]
@@ -181,9 +179,6 @@ class Predictor:
         ``chunk_seconds`` (0: never) are predicted in chunks (:meth:`_score_chunked`). ``ids``: one
         utterance id per path (default: the file stem, or the path where stems clash; see
         ``inputs.unique_ids``)."""
-        from ..data import audio_info, read_audio
-        from .inputs import unique_ids
-
         ids = list(ids) if ids is not None else unique_ids([Path(p) for p in paths])
         if len(ids) != len(paths) or len(set(ids)) != len(ids):
             raise InputError("ids", "need one unique utterance id per path")
@@ -253,8 +248,6 @@ class Predictor:
         waves, rates = [], []
         for k, x in enumerate(inputs):
             if isinstance(x, (str, os.PathLike)):
-                from ..data import read_audio
-
                 wav, sr = read_audio(x)
             else:
                 if sample_rate is None:
@@ -271,8 +264,6 @@ class Predictor:
 
 
 def check_length(n: int, sample_rate: int, where: str) -> None:
-    from ..data import MIN_SECONDS
-
     need = int(np.ceil(MIN_SECONDS * sample_rate - 1e-9))
     if n < need:
         raise InputError(where, f"{n} samples at {sample_rate} Hz is shorter than the model's receptive field "

@@ -16,7 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data import read_track3
 from ..data.audio import read_audio
+from ..data.synth import twins
+from ..data.synth.plan import rng_for
 from ..data.tables import at, read_rows
 from ..errors import InputError
 
@@ -76,10 +79,6 @@ def read_probe_folder(root: str | os.PathLike) -> ProbeSet:
 
 def twins_from_track3(root: str | os.PathLike, seed: int = 0) -> ProbeSet:
     """Clean twins = the corpus's labelled eval clips at >= 24 kHz; degraded ones made here."""
-    from ..data import read_track3
-    from ..data.synth import twins
-    from ..data.synth.plan import rng_for
-
     utts = read_track3(root).utterances
     src = utts[(utts.split == "eval") & (utts.sample_rate >= twins.MIN_TWIN_FS)].sort_values("utt_id")
     if src.empty:

@@ -16,6 +16,10 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ..mos.checkpoint import load_run
+from ..sfi import SFIConv1d
+from ..ssl import SFIStudent
+
 SPLIT_HZ = 8000.0
 TOP_HZ = 24000.0
 GRID_HZ = 25.0
@@ -39,8 +43,6 @@ def share_summary(layer) -> dict[str, float]:
 
 def sfi_layer(model) -> Any | None:
     """The SFI layer of a ``MOSModel``, its ``Backbone`` or an ``SFIStudent`` (None for other front ends)."""
-    from ..ssl import SFIStudent
-
     model = getattr(model, "backbone", model)  # MOSModel -> Backbone
     model = getattr(model, "model", model) if not isinstance(model, SFIStudent) else model  # -> the SSL net
     return model.sfi if isinstance(model, SFIStudent) else None
@@ -57,9 +59,6 @@ def trajectory(distill_dir: str | Path | None, pretrain_dir: str | Path | None,
         return None
     out: dict[str, Any] = {"split_hz": SPLIT_HZ, "top_hz": TOP_HZ, "stages": {}, "missing": {}}
     if distill_dir is not None:
-        from ..sfi import SFIConv1d
-        from ..ssl import SFIStudent
-
         init = Path(distill_dir) / SFI_INIT
         if init.exists():
             out["stages"]["init"] = share_summary(SFIConv1d.from_export(torch.load(init, weights_only=True)))
@@ -67,8 +66,6 @@ def trajectory(distill_dir: str | Path | None, pretrain_dir: str | Path | None,
             out["missing"]["init"] = f"{init} not found (distill run made before it was saved)"
         out["stages"]["distilled"] = share_summary(SFIStudent.load(Path(distill_dir) / "student.pt").sfi)
     if pretrain_dir is not None:
-        from ..mos.checkpoint import load_run
-
         out["stages"]["pretrained"] = share_summary(sfi_layer(load_run(pretrain_dir)[0]))
     folds = [share_summary(layer) for layer in layers]
     out["stages"]["finetuned"] = {k: float(np.mean([f[k] for f in folds])) for k in ("mean", "median", "p90")}

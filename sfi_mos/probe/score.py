@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
+import torchaudio
 
 from ..mos.head import frame_mask, to_mos
 from .data import ProbeSet
@@ -67,8 +68,6 @@ def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def resampled_residual_db(clean: np.ndarray, degraded: np.ndarray, fs: int) -> float:
     """How different two twins still are after the ``resample`` backbone's own resampling to 16 kHz
     (torchaudio, default filter, one clip at a time): 10 log10(|R(d) - R(c)|^2 / |R(c)|^2)."""
-    import torchaudio
-
     r = [torchaudio.functional.resample(torch.as_tensor(np.asarray(x, dtype=np.float32)), int(fs), MODEL_RATE)
          for x in (clean, degraded)]
     diff = float(((r[1].double() - r[0].double()) ** 2).sum())

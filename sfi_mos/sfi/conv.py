@@ -53,6 +53,7 @@ from sfi_mos.errors import InputError
 from . import design as D
 from .analog import FAMILIES, MGF_CONVENTIONS, NAF_LOWPASS, NAF_NORMS, make_filter_bank
 from .apply import apply_plan
+from .fit import fit_to
 from .geometry import POLICIES, Plan, check_rate, make_plan
 
 DEFAULT_POLICY = "phase"
@@ -242,8 +243,6 @@ class SFIConv1d(nn.Module):
     def fit_to(self, weight: torch.Tensor, fs=None, steps: int = 300, lr: float = 3e-3,
                stopband_weight: float = 0.1) -> dict:
         """Fit the analog filters so the kernel at fs reproduces ``weight``; see ``fit.fit_to``."""
-        from .fit import fit_to
-
         return fit_to(self, weight, fs, steps=steps, lr=lr, stopband_weight=stopband_weight)
 
     def export(self) -> dict:

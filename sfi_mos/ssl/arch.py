@@ -98,6 +98,7 @@ def arch_from_call(kind: str, args: tuple, kwargs: dict) -> dict[str, Any]:
 
 def build(arch: dict[str, Any]) -> nn.Module:
     """A freshly (randomly) initialised model of the class and config described by ``arch``."""
+    # lazy, as in _classes: importing s3prl pulls in every upstream (seconds)
     from s3prl.upstream.hubert.hubert_model import HubertConfig, HubertPretrainingConfig
     from s3prl.upstream.utils import merge_with_parent
     from s3prl.upstream.wav2vec2.wav2vec2_model import Wav2Vec2Config

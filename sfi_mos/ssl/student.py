@@ -21,8 +21,10 @@ from torch import nn
 from ..atomic import torch_save
 from ..config import from_dict, to_dict
 from ..errors import InputError
+from ..sfi import SFIConv1d
 from ..specs import SFISpec
 from . import arch as archmod
+from . import regularise
 from .encode import encode, frontend_lengths
 
 FORMAT = "sfi_mos.ssl.SFIStudent/1"
@@ -50,8 +52,6 @@ class SFIStudent(nn.Module):
 
     def __init__(self, arch: dict[str, Any], sfi: Any):
         super().__init__()
-        from ..sfi import SFIConv1d
-
         self.arch = dict(arch)
         self.sfi_spec = to_dict(_sfi_spec(sfi))
         self.model = archmod.build(self.arch)
@@ -125,8 +125,6 @@ class SFIStudent(nn.Module):
     def set_regularisation(self, mode: str) -> "SFIStudent":
         """Training-time regularisation ``mode`` ("hf" | "none", see ``regularise``). A HuBERT-class
         student takes the authors' SFI-HuBERT values, other classes their teacher family's."""
-        from . import regularise
-
         family = "sfi_hubert" if self.arch["kind"] == "hubert" else self.arch["kind"]
         self.regularisation = regularise.for_model(mode, family)
         regularise.apply(self.model, self.regularisation)

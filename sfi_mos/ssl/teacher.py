@@ -18,6 +18,7 @@ from torch import nn
 
 from ..errors import InputError
 from . import arch as archmod
+from . import regularise
 from .encode import conv_out_lengths, encode, frontend_lengths
 
 REGISTERED = {"hubert": "HuBERT Base", "wav2vec2": "wav2vec 2.0 Base", "wavlm_base_plus": "WavLM Base+"}
@@ -64,8 +65,6 @@ class Teacher(nn.Module):
 
     def set_regularisation(self, mode: str) -> "Teacher":
         """Training-time regularisation ``mode`` ("hf" | "none", see ``regularise``) of this model family."""
-        from . import regularise
-
         if self.arch is None:  # another s3prl upstream: only "none" can be honoured (every dropout off)
             if mode != "none":
                 raise InputError(f"teacher {self.name!r}", f"ssl_train={mode!r} needs a wav2vec2/HuBERT/WavLM model")
@@ -97,7 +96,7 @@ class Teacher(nn.Module):
 
 def load_teacher(spec) -> Teacher:
     """Load ``spec`` (a ``TeacherSpec``) through s3prl; frozen, eval mode, on the CPU."""
-    from s3prl.nn import S3PRLUpstream
+    from s3prl.nn import S3PRLUpstream  # lazy: importing s3prl pulls in every upstream (seconds)
 
     name, path = spec.name, spec.path
     if name not in S3PRLUpstream.available_names():

@@ -21,11 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
+import torchaudio
+from tqdm import tqdm
 
 from .. import rundir
 from ..atomic import torch_save, write_csv, write_json
+from ..data import UnlabelledAudio
 from ..errors import InputError
+from ..ssl import SFIStudent, load_teacher
 from .configs import DistillConfig, TeacherSpec
 from ..jsonio import read_json
 
@@ -51,8 +56,6 @@ def batch_plan(seed: int, step: int, n_files: int, batch_size: int, rates: tuple
 
 
 def _resample(wav: torch.Tensor, sr: int, fs: int) -> torch.Tensor:
-    import torchaudio
-
     return wav if sr == fs else torchaudio.functional.resample(wav, sr, fs)
 
 
@@ -161,8 +164,6 @@ def student_base(cfg: DistillConfig, teacher, run_dir: Path):
     """The model the student is built from: the teacher (suite), or ``cfg.student`` (the authors' one
     HuBERT-class student for every teacher); the no-distillation control with ``nokd_init="full"`` is
     always the teacher's own model."""
-    from ..ssl import load_teacher
-
     if cfg.student is None or (cfg.steps == NO_DISTILL_STEPS and cfg.nokd_init == "full"):
         return teacher
     spec = _resolve(cfg.student, run_dir)
@@ -182,8 +183,6 @@ def copy_encoder(student, teacher) -> None:
 
 
 def _datasets(cfg: DistillConfig, run_dir: Path):
-    from ..data import UnlabelledAudio
-
     if cfg.data.kind != "folder":
         raise InputError("data.kind", f"distillation reads an unlabelled folder, got kind {cfg.data.kind!r}")
     root = rundir.resolve_path(cfg.data.root, run_dir)
@@ -211,10 +210,6 @@ def _check(cfg: DistillConfig) -> None:
 
 def run(cfg: DistillConfig, run_dir) -> dict:
     """Run (or resume) the distillation stage in ``run_dir``; returns the metrics."""
-    from tqdm import tqdm
-
-    from ..ssl import SFIStudent, load_teacher
-
     _check(cfg)
     run_dir = Path(run_dir)
     if rundir.is_done(run_dir) and (run_dir / "metrics.json").exists():
@@ -293,8 +288,6 @@ def run(cfg: DistillConfig, run_dir) -> dict:
 
 
 def _log_frame(log: list[dict]):
-    import pandas as pd
-
     return pd.DataFrame(log, columns=["step", "sample_rate", "loss"])
 
 

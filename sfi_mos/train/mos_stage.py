@@ -23,12 +23,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import schedulefree
 import torch
 from tqdm import tqdm
 
 from .. import rundir
 from ..atomic import torch_save, write_csv, write_json
+from ..data import read_corpus
 from ..errors import InputError
+from ..metrics import evaluate, save_json, to_jsonable
 from ..mos.backbone import INPUT_NORMS, build_backbone
 from ..mos.checkpoint import BEST, LISTENER_INITS, init_from_pretrain, read_backbone_spec, save_model
 from ..mos.data import (BATCHINGS, Utterance, epoch_batches, group_ratings, make_batch, rating_rows, step_groups,
@@ -171,8 +174,6 @@ def validate(model: MOSModel, items: list[Utterance], listeners: list[int], devi
 
 
 def score(preds: pd.DataFrame, bootstrap: int = 0, seed: int = 0) -> dict:
-    from ..metrics import evaluate
-
     truth = preds[["utt_id", "mos", "system_id", "sample_rate"]]
     return evaluate(preds[["utt_id", "pred"]], truth, bootstrap=bootstrap, seed=seed)
 
@@ -215,16 +216,12 @@ def _check(cfg: MOSTrainConfig) -> None:
 
 
 def run(cfg: MOSTrainConfig, run_dir) -> dict:
-    import schedulefree
-
     _check(cfg)
     run_dir = rundir.start(run_dir, cfg)
     device = device_for()
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
-
-    from ..data import read_corpus
 
     reader_args = {"qualify_listeners": cfg.listener_ids == "per_test"} if cfg.data.kind == "track3" else {}
     corpus = read_corpus(cfg.data.kind, rundir.resolve_path(cfg.data.root, run_dir), **reader_args)
@@ -304,7 +301,6 @@ def run(cfg: MOSTrainConfig, run_dir) -> dict:
                "n_val_utts": len(val_items), "n_train_ratings": sum(len(u.ratings) for u in train_items),
                "val": score(preds), "history": state["history"], "resumed_from": state.get("resumes", []),
                **init_info}
-    from ..metrics import save_json, to_jsonable
 
     save_json(run_dir / "metrics.json", metrics)  # NaN (e.g. SRCC of a constant) becomes null
     rundir.finish(run_dir, to_jsonable({"best_epoch": state["best_epoch"], "best_val_loss": state["best_loss"],

@@ -13,8 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import peers as P
 from .. import rundir
 from ..atomic import write_csv, write_json
+from ..data import read_audio, read_corpus
+from ..metrics import evaluate
+from ..metrics.evaluate import to_jsonable
+from ..probe import data as pdata
+from ..probe import metrics
 from .configs import PeersConfig
 from .probe_stage import PAIR_OUT
 
@@ -22,13 +28,6 @@ PRED_COLUMNS = ["peer", "utt_id", "path", "sample_rate", "system_id", "split", "
 
 
 def run(cfg: PeersConfig, run_dir) -> dict:
-    from .. import peers as P
-    from ..data import read_audio, read_corpus
-    from ..metrics import evaluate
-    from ..metrics.evaluate import to_jsonable
-    from ..probe import data as pdata
-    from ..probe import metrics
-
     run_dir = rundir.start(run_dir, cfg)
     probe = pdata.load(cfg.probe.kind, rundir.resolve_path(cfg.probe.root, run_dir), cfg.seed)
     corpus = read_corpus(cfg.data.kind, rundir.resolve_path(cfg.data.root, run_dir))

@@ -8,16 +8,15 @@ from pathlib import Path
 
 from .. import rundir
 from ..atomic import write_csv
+from ..data import read_audio, read_corpus
 from ..errors import InputError
+from ..predict.predictor import Predictor
 from .configs import PredictConfig
 
 COLUMNS = ["utt_id", "path", "sample_rate", "system_id", "split", "pred", "mos"]
 
 
 def run(cfg: PredictConfig, run_dir) -> dict:
-    from ..data import read_audio, read_corpus
-    from ..predict.predictor import Predictor
-
     run_dir = rundir.start(run_dir, cfg)
     if not cfg.runs:
         raise InputError("runs", "no MOS run dirs to predict with")

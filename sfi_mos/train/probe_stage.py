@@ -17,6 +17,9 @@ import numpy as np
 from .. import rundir
 from ..atomic import write_csv, write_json
 from ..errors import InputError
+from ..mos.checkpoint import load_run
+from ..probe import data as pdata
+from ..probe import frontend, metrics, score
 from .configs import ProbeConfig
 
 PAIR_OUT = ["pair_id", "twin_id", "kind", "severity", "sample_rate", "clean", "degraded", "pred_clean",
@@ -36,10 +39,6 @@ def identity_summary(pairs) -> dict:
 
 
 def run(cfg: ProbeConfig, run_dir) -> dict:
-    from ..mos.checkpoint import load_run
-    from ..probe import data as pdata
-    from ..probe import frontend, metrics, score
-
     run_dir = rundir.start(run_dir, cfg)
     if not cfg.runs:
         raise InputError("runs", "no fine-tune run dirs to probe")

@@ -10,15 +10,14 @@ from pathlib import Path
 import pandas as pd
 
 from .. import rundir
+from ..data import read_corpus
 from ..errors import InputError
+from ..metrics import evaluate
+from ..metrics.evaluate import save_json
 from .configs import ScoreConfig
 
 
 def run(cfg: ScoreConfig, run_dir) -> dict:
-    from ..data import read_corpus
-    from ..metrics import evaluate
-    from ..metrics.evaluate import save_json
-
     run_dir = rundir.start(run_dir, cfg)
     if not cfg.predict_run:
         raise InputError("predict_run", "no predict run dir given")

@@ -11,6 +11,7 @@ import io
 import shutil
 import subprocess
 from dataclasses import dataclass
+from math import gcd
 from typing import Callable
 
 import numpy as np
@@ -218,8 +219,6 @@ def apply(name: str, x: np.ndarray, fs: int, s: float, rng: np.random.Generator)
 
 def super_resolve(x: np.ndarray, fs: int, s: float, rng: np.random.Generator) -> np.ndarray:
     """The "*SR" methods of Track 3: squeeze through 16 kHz, then invent the band above 8 kHz."""
-    from math import gcd
-
     g = gcd(int(fs), 16000)
     narrow = resample_poly(resample_poly(x, 16000 // g, fs // g), fs // g, 16000 // g)[: len(x)]
     narrow = np.pad(narrow, (0, len(x) - len(narrow)))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import costs, profiles
+from sfi_mos.errors import InputError
 from sfi_mos.jsonio import read_json
 
 MIB = 2 ** 20

@@ -9,8 +9,9 @@ import pandas as pd
 from ablations.graph import Graph
 from ablations.grid import Grid
 from sfi_mos.atomic import write_csv
-from sfi_mos.rundir import is_done
+from sfi_mos.errors import InputError
 from sfi_mos.jsonio import read_json
+from sfi_mos.rundir import is_done
 
 
 FIXED = ("cell", "kind", "variant", "teacher", "distill", "pretrain", "deviations", "seed", "folds",

@@ -93,6 +93,16 @@ def float_in_range(minimum: float, maximum: float, flag: str = "number"):
     return parse
 
 
+def path_arg(text: str) -> Path:
+    """An argparse ``type`` for a path: an empty one (an unset shell variable) is an error, not "."."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path (an unset shell variable?)")
+    return Path(text)
+
+
+path_arg.__name__ = "path"
+
+
 def _identity(p: Path) -> tuple[str, tuple[int, int] | None]:
     try:
         st = os.stat(p)

@@ -87,7 +87,7 @@ def collect(inputs: list[str]) -> Collected:
             out.folders.append(p)
             found = _audio_in(p, out)
             if not found:
-                out.problems.append((str(p), "directory holds no audio files soundfile reads"))
+                out.problems.append((str(p), "directory holds no audio files"))
         elif p.suffix.lower() in LIST_SUFFIXES:
             if not p.is_file():
                 out.problems.append((str(p), "list file not found"))

@@ -217,9 +217,10 @@ def classify(case: Case, tmp: Path) -> tuple[str, str]:
     """(outcome class, detail) of one case: what happened, without asserting (for the counts).
 
     hang: no exit in time; traceback: a Python traceback reached the user; silent: the run
-    succeeded where it should have failed, failed without any error line, left partial output, or
-    did something wrong without a word (``check``); lost: work that was possible did not happen,
-    or a file that should not change did; unclear: an error
+    succeeded where it should have failed, failed without any error line, left partial output or
+    running processes, or did something wrong without a word (``check``); lost: work that was
+    possible did not happen, or a file that should not change did (also when the run "succeeded");
+    unclear: an error
     line that does not name what it should, or an unexpected exit code; otherwise the promised
     outcome (clear error / handled)."""
     try:
@@ -247,10 +248,12 @@ def _classify(case: Case, s: Setup, tmp: Path) -> tuple[str, str]:
     lines = r.error_lines
     if r.leftover:
         return "silent", f"processes left running after exit: {r.leftover}"
-    if case.code != 0 and r.code == 0:  # it should have complained and did not
-        return "silent", f"exit 0, error lines {lines}" + (f", left {partial}" if partial else "")
     lost = [rel for rel in s.present if not (tmp / rel).exists()] + \
            [rel for rel in s.unchanged if before[rel] != after[rel]]
+    if case.code != 0 and r.code == 0:  # it should have complained and did not
+        if lost:  # and overwrote or lost a file on the way
+            return "lost", f"exit 0, missing or changed: {lost}"
+        return "silent", f"exit 0, error lines {lines}" + (f", left {partial}" if partial else "")
     if lost:
         return "lost", f"missing or changed: {lost}"
     if case.outcome == "error":

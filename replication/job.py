@@ -7,6 +7,7 @@ grids: a job is (stage name, resolved config dict, run dir).
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import traceback
@@ -39,6 +40,8 @@ class StageJob(submitit.helpers.Checkpointable):
 
     def __call__(self) -> dict[str, Any]:
         run_dir = Path(self.run_dir)
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # a local job: its launcher ignored Ctrl-C
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # for its controller only
         if not self.threads and os.environ.get("SLURM_CPUS_PER_TASK", "").isdigit():
             self.threads = int(os.environ["SLURM_CPUS_PER_TASK"])  # the CPUs Slurm gave this job
         if self.threads:

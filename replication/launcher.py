@@ -74,7 +74,16 @@ def _drive(graph, grid, grid_dir, cluster, max_parallel, threads, report, logs, 
             (grid_dir / node.rel / FAILED).unlink(missing_ok=True)  # old record; the job writes a new one
             ex = submitit.AutoExecutor(folder=logs, cluster=cluster)
             ex.update_parameters(timeout_min=int(grid.timeout_min[node.stage]), name=f"sfi-mos-{node.stage}")
-            job = ex.submit(stage_job(node, grid_dir, threads))
+            if cluster == "local":
+                # the submitit controller starts with Ctrl-C ignored: a terminal's SIGINT reaches only the
+                # stage process (StageJob restores it there) and this launcher, which ends the jobs itself
+                old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+                try:
+                    job = ex.submit(stage_job(node, grid_dir, threads))
+                finally:
+                    signal.signal(signal.SIGINT, old)
+            else:
+                job = ex.submit(stage_job(node, grid_dir, threads))
             manifest.record(grid_dir, graph.grid, {node.rel: _entry(job, node, cluster)})
             if cluster == "debug":
                 # runs it now, in-process; a failure is recorded in failed.json by StageJob. Never ask
@@ -131,12 +140,14 @@ def _alive(pid: int) -> bool:
 
 
 def stop_local(jobs: list[Any], grace_s: float = 20.0) -> int:
-    """End local jobs: SIGINT to each job's processes (a stage stops between two atomic writes and
-    resumes from its checkpoint on the next run), SIGKILL to what is left after ``grace_s``.
+    """End local jobs: SIGINT to each job's stage process (it stops between two atomic writes and
+    resumes from its checkpoint on the next run; its submitit controller then ends), SIGKILL to what
+    is left after ``grace_s``.
     Returns how many jobs were running."""
     procs = [j._process for j in jobs if getattr(j, "_process", None) is not None and j._process.poll() is None]
-    pids = [pid for p in procs for pid in [p.pid, *_descendants(p.pid)]]
-    for pid in reversed(pids):  # the stage processes first, then their submitit controllers
+    stages = [pid for p in procs for pid in _descendants(p.pid)]
+    pids = stages + [p.pid for p in procs]
+    for pid in stages:  # the controllers (which ignore SIGINT) end once their stage process has
         try:
             os.kill(pid, signal.SIGINT)
         except OSError:

@@ -17,6 +17,7 @@ from ablations.grid import PAPER_UPSTREAMS
 from sfi_mos.train.configs import DataSpec, TeacherSpec
 
 from . import costs, profiles
+from sfi_mos.errors import InputError
 from sfi_mos.jsonio import read_json
 
 MIB = 2 ** 20

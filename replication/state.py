@@ -21,6 +21,7 @@ from sfi_mos.rundir import is_done
 
 from .job import FAILED
 from .lock import LOCK, is_held
+from sfi_mos.errors import InputError
 from sfi_mos.jsonio import read_json
 
 ALIVE = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "COMPLETING",

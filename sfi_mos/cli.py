@@ -93,6 +93,16 @@ def float_in_range(minimum: float, maximum: float, flag: str = "number"):
     return parse
 
 
+def path_arg(text: str) -> Path:
+    """An argparse ``type`` for a path: an empty one (an unset shell variable) is an error, not "."."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path (an unset shell variable?)")
+    return Path(text)
+
+
+path_arg.__name__ = "path"
+
+
 def _identity(p: Path) -> tuple[str, tuple[int, int] | None]:
     try:
         st = os.stat(p)
@@ -106,7 +116,7 @@ def _inside(path: str, tree: str) -> bool:
 
 
 def refuse_overwrite(outputs: dict[str, str | os.PathLike | None], inputs: Iterable[str | os.PathLike] = (),
-                     corpora: Iterable[str | os.PathLike] = (), out_dirs: dict[str, str | os.PathLike | None] = {}
+                     corpora: Iterable[str | os.PathLike] = (), out_dirs: dict[str, str | os.PathLike | None] | None = None
                      ) -> None:
     """Refuse, before any work, outputs that are inputs or lie inside a corpus that is read.
 
@@ -130,7 +140,7 @@ def refuse_overwrite(outputs: dict[str, str | os.PathLike | None], inputs: Itera
                 raise InputError(f"{label} {out}", f"{how} one of the input files ({p}), which would be "
                                                    "overwritten; write the output somewhere else")
         _check_trees(label, out, real, tree_real)
-    for label, d in out_dirs.items():
+    for label, d in (out_dirs or {}).items():
         if d is None:
             continue
         dreal = os.path.realpath(d)

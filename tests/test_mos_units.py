@@ -193,6 +193,9 @@ def test_cli_inputs_and_model_split(tmp_path):
     assert got.ids == ["a", "b", "x", "plain"]
     # an input that yields nothing costs its own row, not the run
     assert got.problems == [(str(run_dir), "directory holds no audio files"), ("gone.txt", "list file not found")]
+    # files that are not audio are listed with the reason, never dropped in silence
+    assert {Path(p).name: why for p, why in got.skipped} == {
+        "notes.md": "not an audio format soundfile reads (.md)", "best.pt": "not an audio format soundfile reads (.pt)"}
 
 
 def test_predict_ids_unique_where_stems_clash():

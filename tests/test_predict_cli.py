@@ -98,9 +98,9 @@ def test_cli_bad_file_reported_others_predicted(runs, clips, tmp_path):
     assert res.returncode == 1, res.stderr
     df = pd.read_csv(out)
     assert list(df.columns) == ["utt_id", "path", "sample_rate", "pred"]
-    assert df.path.tolist() == [clips[0], clips[1]] + clips[3:6]
+    assert df.path.tolist() == [clips[0], clips[1], str(stereo)] + clips[3:6]  # stereo: mixed to mono
     errors = pd.read_csv(tmp_path / "preds.errors.csv")
-    assert set(errors.path) == {str(bad), str(missing), str(stereo), str(short)}
+    assert set(errors.path) == {str(bad), str(missing), str(short)}
     assert "broken.wav" in res.stderr
     # the same files through the API agree with the CLI
     api = Predictor.from_runs(*runs).predict(df.path.tolist())

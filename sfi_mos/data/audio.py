@@ -65,7 +65,7 @@ def _where(path, context: str | None) -> str:
 def audio_info(path: str | os.PathLike, expected_sr: int | None = None,
                min_samples: int | None = None, context: str | None = None, channel: int | None = None) -> AudioInfo:
     """Check an audio file from its header only (fast): exists, readable, long enough, right rate,
-    and (``channel``) has that channel.
+    and (``channel``, for a multichannel file) has that channel.
 
     ``context`` (e.g. "listed in utt_16k.csv line 7") is added to the error location.
     """
@@ -85,7 +85,7 @@ def audio_info(path: str | os.PathLike, expected_sr: int | None = None,
                                 f"but the file holds only {missing[1]}")
     out = AudioInfo(str(path), int(info.samplerate), int(info.frames), int(info.channels))
     _check(out, where, expected_sr, min_samples)
-    if channel is not None and not 0 <= channel < out.channels:
+    if channel is not None and out.channels > 1 and not 0 <= channel < out.channels:  # mono is read as is
         raise InputError(where, f"--channel {channel} asked for, but the file has {out.channels} channel(s) "
                                 f"(numbered 0-{out.channels - 1})")
     return out

@@ -21,10 +21,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..atomic import check_writable, write_csv
-from ..cli import Parser, float_in_range, int_in_range, refuse_overwrite
+from ..cli import Parser, float_in_range, int_in_range, path_arg, refuse_overwrite
 from ..errors import InputError
 from ..rundir import DONE
-from .inputs import AUDIO_SUFFIXES, CHUNK_SECONDS, LIST_SUFFIXES, collect, shown
+from ..data.scan import AUDIO_SUFFIXES
+from .inputs import CHUNK_SECONDS, LIST_SUFFIXES, collect, shown
 
 MAX_BATCH = 1024  # clips scored at once: more only costs memory
 
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", nargs="+", action="extend", required=True, metavar="RUN_DIR",
                     help="finished MOS run dir(s) (holding best.pt and done.json); several are averaged (fold ensemble)")
     ap.add_argument("inputs", nargs="*", metavar="INPUT", help="audio files, directories or list files")
-    ap.add_argument("--out", required=True, type=Path, help="output CSV")
+    ap.add_argument("--out", required=True, type=path_arg, help="output CSV")
     ap.add_argument("--batch-size", type=int_in_range(1, MAX_BATCH, "--batch-size"), default=8,
                     help=f"clips scored at once (1-{MAX_BATCH}, default 8)")
     ap.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
@@ -86,11 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--listeners", default=None, help="with --model authors:CKPT: listener ids to average "
                                                       "(default 1-10, as the authors' demo.py)")
     ap.add_argument("--channel", type=int_in_range(0, 1023, "--channel"), default=None,
-                    help="take this channel (0 = first) of multichannel files; default: mix all channels to mono")
+                    help="take this channel (0 = first) of multichannel files (mono files are read as they are); "
+                         "default: mix all channels to mono")
     ap.add_argument("--chunk-seconds", type=float_in_range(0, 3600, "--chunk-seconds"), default=CHUNK_SECONDS,
                     help=f"predict files longer than this in chunks of at most this length (default {CHUNK_SECONDS:g}; "
                          "0 = whole files, as the authors)")
     args = ap.parse_args(argv)
+    if any(not x.strip() for x in [*args.model, *args.inputs]):  # "" would name the current folder
+        ap.error("an empty --model or INPUT argument (an unset shell variable?); give a path")
     try:
         models, inputs = split_models(args.model, args.inputs)
     except InputError as e:

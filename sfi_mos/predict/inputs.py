@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data.scan import AUDIO_SUFFIXES, scan_audio
+from ..data.scan import scan_audio
 
 # Files longer than this are predicted in equal chunks of at most this length, read one at a time, so
 # memory is bounded by the chunk, not the file; the chunks' frame scores are pooled into one mean as
@@ -87,7 +87,7 @@ def collect(inputs: list[str]) -> Collected:
             out.folders.append(p)
             found = _audio_in(p, out)
             if not found:
-                out.problems.append((str(p), "directory holds no audio files soundfile reads"))
+                out.problems.append((str(p), "directory holds no audio files"))
         elif p.suffix.lower() in LIST_SUFFIXES:
             if not p.is_file():
                 out.problems.append((str(p), "list file not found"))

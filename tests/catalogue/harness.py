@@ -28,9 +28,11 @@ import os
 import pty
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -56,6 +58,18 @@ class Setup:
     check: Callable[["Result"], None] | None = None  # extra assertions
     tty: bool = False  # stdin is a terminal (a pseudo-terminal nobody types into): catches prompts
     cleanup: Callable[[], None] | None = None  # undo what setup did outside tmp (e.g. chattr +i)
+    interrupt: "Interrupt | None" = None  # a signal sent while the command runs
+
+
+@dataclass
+class Interrupt:
+    """Send ``sig`` once ``ready(tmp)`` holds (polled), to the command's process group (``group``: as
+    Ctrl-C in a terminal does) or to the command alone (as ``kill`` does). Afterwards no process of
+    the command's session may be left (``Result.leftover``)."""
+    sig: int
+    ready: Callable[[Path], bool]
+    group: bool = True
+    wait_s: float = 60.0  # the most to wait for ``ready``
 
 
 @dataclass
@@ -77,6 +91,7 @@ class Result:
     stderr: str
     tmp: Path
     timed_out: bool = False
+    leftover: list[int] = field(default_factory=list)  # processes of the session still running after exit
 
     @property
     def error_lines(self) -> list[str]:
@@ -112,9 +127,14 @@ def execute(s: Setup, tmp: Path) -> Result:
         p = subprocess.Popen([sys.executable, "-m", *s.argv], cwd=tmp, env=env, text=True, errors="backslashreplace",
                              stdin=slave if s.tty else (subprocess.PIPE if s.stdin is not None else subprocess.DEVNULL),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        if s.interrupt is not None:
+            _interrupt_when_ready(p, s.interrupt, tmp)
         try:
             out, err = p.communicate(input=None if s.tty else s.stdin, timeout=s.timeout)
-            return Result(p.returncode, out, err, tmp)
+            left = _session_members(p.pid)
+            for pid in left:  # a leftover job process is a failure of the case; do not let it run on
+                _kill(pid)
+            return Result(p.returncode, out, err, tmp, leftover=left)
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, 9)  # the whole session: a stuck run's job processes too
             out, err = p.communicate()
@@ -123,6 +143,39 @@ def execute(s: Setup, tmp: Path) -> Result:
         for fd in (master, slave):
             if fd is not None:
                 os.close(fd)
+
+
+def _interrupt_when_ready(p: subprocess.Popen, it: Interrupt, tmp: Path) -> None:
+    deadline = time.monotonic() + it.wait_s
+    while p.poll() is None and time.monotonic() < deadline and not it.ready(tmp):
+        time.sleep(0.05)
+    if p.poll() is None:
+        if it.group:
+            os.killpg(p.pid, it.sig)
+        else:
+            os.kill(p.pid, it.sig)
+
+
+def _session_members(sid: int) -> list[int]:
+    """Live processes whose session id is ``sid`` (the command was started in a new session)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                out.append(int(d))
+    return out
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def run_case(case: Case, tmp: Path) -> Result:
@@ -141,6 +194,7 @@ def _assert_case(case: Case, s: Setup, tmp: Path) -> Result:
     if r.timed_out:
         raise Hang(f"{case.id}: no exit within {s.timeout:.0f} s (hang)\n{both[-3000:]}")
     assert "Traceback (most recent call last)" not in both, f"{case.id}: traceback\n{both[-3000:]}"
+    assert not r.leftover, f"{case.id}: processes left running after exit: {r.leftover}"
     assert r.code == case.code, f"{case.id}: exit {r.code}, expected {case.code}\n{both[-3000:]}"
     if case.outcome == "error":
         lines = r.error_lines
@@ -163,9 +217,10 @@ def classify(case: Case, tmp: Path) -> tuple[str, str]:
     """(outcome class, detail) of one case: what happened, without asserting (for the counts).
 
     hang: no exit in time; traceback: a Python traceback reached the user; silent: the run
-    succeeded where it should have failed, failed without any error line, left partial output, or
-    did something wrong without a word (``check``); lost: work that was possible did not happen,
-    or a file that should not change did; unclear: an error
+    succeeded where it should have failed, failed without any error line, left partial output or
+    running processes, or did something wrong without a word (``check``); lost: work that was
+    possible did not happen, or a file that should not change did (also when the run "succeeded");
+    unclear: an error
     line that does not name what it should, or an unexpected exit code; otherwise the promised
     outcome (clear error / handled)."""
     try:
@@ -191,10 +246,14 @@ def _classify(case: Case, s: Setup, tmp: Path) -> tuple[str, str]:
     after = _snapshot(tmp, s.unchanged)
     partial = [rel for rel in s.absent if (tmp / rel).exists()]
     lines = r.error_lines
-    if case.code != 0 and r.code == 0:  # it should have complained and did not
-        return "silent", f"exit 0, error lines {lines}" + (f", left {partial}" if partial else "")
+    if r.leftover:
+        return "silent", f"processes left running after exit: {r.leftover}"
     lost = [rel for rel in s.present if not (tmp / rel).exists()] + \
            [rel for rel in s.unchanged if before[rel] != after[rel]]
+    if case.code != 0 and r.code == 0:  # it should have complained and did not
+        if lost:  # and overwrote or lost a file on the way
+            return "lost", f"exit 0, missing or changed: {lost}"
+        return "silent", f"exit 0, error lines {lines}" + (f", left {partial}" if partial else "")
     if lost:
         return "lost", f"missing or changed: {lost}"
     if case.outcome == "error":

@@ -37,7 +37,7 @@ def read(spec: str, track3: str | None) -> tuple[str, pd.DataFrame, str]:
     if not {"mos", "system_id", "split"} <= set(df.columns):
         if track3 is None:
             raise InputError(f"--imported {path}", "unlabelled predictions: pass --track3 DIR to join the labels")
-        from sfi_mos.data import read_corpus
+        from sfi_mos.data import read_corpus  # lazy: soundfile and the corpus readers only for --track3
 
         utts = read_corpus("track3", track3).utterances
         utts = utts[utts.mos.notna()]

@@ -17,7 +17,7 @@ import pandas as pd
 
 from sfi_mos.errors import InputError
 
-from . import deviations
+from . import deviations, imported
 from . import stats as S
 from .collect import Collected, is_replication
 
@@ -198,8 +198,6 @@ def leaderboard(prop: pd.Series | None, col: Collected | None, opt: Options) -> 
     """Published Track 3 eval rows plus this replication's proposed cell and any imported model's
     predictions (``paper.imported``), ranked by sys SRCC. Without results (``col`` None) only the
     imported rows are added."""
-    from . import imported
-
     lb = load_leaderboard()
     extra = imported.rows(opt.imported, opt.split, opt.bootstrap, opt.seed)
     if extra:

@@ -13,7 +13,6 @@ from pathlib import Path
 from ablations.graph import Graph, Inputs
 from ablations.grid import TEACHERS, Grid
 from sfi_mos.errors import InputError
-from sfi_mos.ssl import hf_format
 from sfi_mos.train.configs import ImportConfig
 
 
@@ -34,6 +33,8 @@ def attach(ins: Inputs, grid: Grid, arg: str | None) -> Inputs:
     """``ins`` with the released students of ``arg`` (checked: an SFI save_pretrained folder each)."""
     if not arg:
         return ins
+    from sfi_mos.ssl import hf_format  # lazy: torch only when --students is given (run_all starts light)
+
     students = {}
     for teacher, path in parse(arg).items():
         hf_format.read_config(path)  # a folder with config.json, or a named error

@@ -15,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .atomic import check_writable
 from .errors import InputError
 
 
@@ -26,19 +27,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, type=Path, help="output folder (--student) or .ckpt file (--mos)")
     args = ap.parse_args(argv)
     try:
-        from .atomic import check_writable
-
         if args.student is not None:
-            from .ssl import SFIStudent
-            from .ssl.hf_format import write_dir
+            # lazy (here and below): torch and the model code take seconds; --help and argument errors do not wait
+            from .ssl import SFIStudent  # lazy, as above
+            from .ssl.hf_format import write_dir  # lazy, as above
 
             check_writable(args.out, "dir", "--out")
             student = SFIStudent.load(args.student / "student.pt")
             hashes = write_dir(student, args.out)
             print(f"wrote {args.out} ({', '.join(f'{k} sha256 {v[:12]}' for k, v in hashes.items())})")
         else:
-            from .mos.authors_format import export_lightning
-            from .mos.checkpoint import load_run
+            from .mos.authors_format import export_lightning  # lazy, as above
+            from .mos.checkpoint import load_run  # lazy, as above
 
             check_writable(args.out, "file", "--out")
             model, meta = load_run(args.mos)

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from ..data import MIN_SECONDS, audio_info, read_audio
 from ..errors import InputError
+from ..mos.authors_format import DEFAULT_LISTENERS, load_authors
 from ..mos.checkpoint import load_run
 from ..mos.head import to_mos
 from ..rundir import DONE, is_done, run_kind
@@ -99,8 +100,6 @@ class Predictor:
                      listeners: Sequence[int] | None = None, device=None) -> "Predictor":
         """The authors' Lightning checkpoint (``sfi_mos.mos.authors_format``), scored as their demo.py
         does (listener ids 1-10 unless ``listeners``), in MOS units."""
-        from ..mos.authors_format import DEFAULT_LISTENERS, load_authors
-
         device = resolve_device(device)
         model = load_authors(ckpt, ssl)
         lis = list(DEFAULT_LISTENERS if listeners is None else listeners)

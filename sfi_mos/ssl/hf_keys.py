@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from ..errors import InputError
+from .arch import conv_geometry
 
 SFI_PREFIX = "feature_extractor.conv_layers.0.conv."  # HF name of the first conv module
 SFI_FILTERS = SFI_PREFIX + "continuous_filters."
@@ -148,8 +149,6 @@ _MODEL_TYPES = {"wav2vec2": ("wav2vec2", "Wav2Vec2Model"), "hubert": ("hubert", 
 
 def config_from_arch(arch: dict[str, Any], sfi: dict | None = None) -> dict[str, Any]:
     """HF config.json (the field names transformers' config classes read) for an s3prl arch dict."""
-    from .arch import conv_geometry
-
     mc = arch["model_cfg"]
     geo = conv_geometry(arch)
     model_type, cls = _MODEL_TYPES[arch["kind"]]

@@ -12,18 +12,16 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from ..atomic import write_json
+from ..errors import InputError
+from ..rundir import finish, start
+from ..ssl import SFIStudent, hf_format
 from .configs import ImportConfig
 
 PROVENANCE = "provenance.json"
 
 
 def run(cfg: ImportConfig, run_dir: str | Path) -> None:
-    from ..atomic import write_json
-    from ..errors import InputError
-    from ..rundir import finish, start
-    from ..ssl import SFIStudent
-    from ..ssl import hf_format
-
     run_dir = start(run_dir, cfg)
     path = Path(cfg.path)
     got = hf_format.files_sha256(path) if path.is_dir() else {}

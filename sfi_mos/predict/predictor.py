@@ -18,6 +18,7 @@ from tqdm import tqdm
 from ..errors import InputError
 from ..mos.checkpoint import load_run
 from ..mos.head import to_mos
+from ..resume import Memo, no_store
 
 MIN_RATE, MAX_RATE = 8000, 96000
 
@@ -96,14 +97,16 @@ class Predictor:
         return to_mos(norm / len(self.models)).numpy()
 
     def predict_waves(self, waves: Sequence[np.ndarray], rates: Sequence[int], batch_size: int = 8,
-                      progress: bool = False) -> np.ndarray:
-        """MOS (1-5) for each (samples, rate) pair, in input order."""
+                      progress: bool = False, memo: Memo = no_store) -> np.ndarray:
+        """MOS (1-5) for each (samples, rate) pair, in input order. ``memo`` (``sfi_mos.resume``) keeps
+        each batch's predictions, so a stage killed half-way predicts only the batches it had left."""
         for k, (w, sr) in enumerate(zip(waves, rates)):
             check_length(len(w), check_rate(sr, f"input {k}"), f"input {k}")
         out = np.full(len(waves), np.nan)
-        for idx in tqdm(self._batches([(int(r), len(w)) for w, r in zip(waves, rates)], batch_size),
-                        desc="predict", disable=not progress):
-            out[idx] = self._score([waves[i] for i in idx], int(rates[idx[0]]))
+        batches = self._batches([(int(r), len(w)) for w, r in zip(waves, rates)], batch_size)
+        for j, idx in enumerate(tqdm(batches, desc="predict", disable=not progress)):
+            out[idx] = memo(f"batch{j:06d}-of-{len(batches)}",
+                            lambda idx=idx: self._score([waves[i] for i in idx], int(rates[idx[0]])).tolist())
         return out
 
     def predict_files(self, paths: Sequence[str | os.PathLike], batch_size: int = 8,

@@ -98,7 +98,7 @@ def _main(args: argparse.Namespace) -> int:
     threads = args.threads
     if threads is None and args.cluster != "slurm":  # on Slurm a job uses the CPUs it was given
         threads = max(1, (os.cpu_count() or 1) // parallel)
-    progress = monitor.Progress(graph, enabled=not args.no_progress)
+    progress = monitor.Progress(graph, enabled=not args.no_progress, grid_dir=grid_dir)
     if args.cluster in ("local", "debug"):
         if args.wait is False:
             print("note: --no-wait applies to --cluster slurm; local runs are driven by this process", file=sys.stderr)

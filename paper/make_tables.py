@@ -30,8 +30,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="eval", help="labelled split to evaluate (default: eval)")
     p.add_argument("--bootstrap", type=int_at_least(0, "bootstrap"), default=1000, help="bootstrap draws for CIs (default: 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
-    p.add_argument("--proposed", default=None, help="cell label of the proposed system (default: SFI, "
-                   "distilled, pre-trained, phase policy, HuBERT teacher)")
+    p.add_argument("--proposed", default=None, help="cell label of the proposed system (default: the "
+                   "replication, i.e. the authors' recipe: SFI, distilled, pre-trained, their 'reference' "
+                   "stride geometry, HuBERT teacher; in a grid without it, the SFI distilled pre-trained cell, "
+                   "preferring the phase policy and a HuBERT teacher)")
     p.add_argument("--manifest", default=None, help="synthetic corpus manifest.csv (default: found next to "
                    "the corpus the runs used)")
     p.add_argument("--allow-partial", action="store_true", help="do not require every cell of the named grid")

@@ -43,7 +43,7 @@ class Options:
     split: str = "eval"
     bootstrap: int = 1000
     seed: int = 0
-    proposed: str | None = None  # cell label; default: SFI, distilled, pre-trained, phase, hubert
+    proposed: str | None = None  # cell label; default: the replication cell (choose_proposed)
     manifest: str | None = None
 
 

@@ -1,4 +1,5 @@
 """``python -m sfi_mos.predict --model RUN_DIR [RUN_DIR ...] INPUT ... --out preds.csv [--batch-size N]``
+``python -m sfi_mos.predict --model results/default --cell authors-hubert INPUT ... --out preds.csv``
 
 Writes ``utt_id,path,sample_rate,pred`` for every readable file. ``utt_id`` is the file name without
 its suffix, or, where two inputs share a name, their path inside the input folder. Files (and
@@ -51,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sfi_mos.predict", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", nargs="+", action="extend", required=True, metavar="RUN_DIR",
                     help="finished MOS run dir(s) (holding best.pt and done.json); several are averaged (fold ensemble)")
+    ap.add_argument("--cell", default=None, metavar="NAME",
+                    help="with --model GRID_RESULTS_DIR (e.g. results/default): that cell's fold ensemble, "
+                    "found from the grid's predict runs (name, e.g. authors-hubert or authors-hubert-s0)")
     ap.add_argument("inputs", nargs="*", metavar="INPUT", help="wav files, directories or list files")
     ap.add_argument("--out", required=True, type=Path, help="output CSV")
     ap.add_argument("--batch-size", type=int, default=8)
@@ -58,8 +62,21 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.batch_size < 1:
         ap.error(f"--batch-size must be >= 1, got {args.batch_size}")
+    from .models import cell_runs, demo_reasons, is_grid_dir
+
     try:
-        models, inputs = split_models(args.model, args.inputs)
+        if args.cell:
+            if not is_grid_dir(args.model[0]):
+                raise InputError(f"--model {args.model[0]}", "with --cell, --model names a grid's results dir "
+                                                             "(results/<grid>, holding predict/)")
+            cell, runs = cell_runs(args.model[0], args.cell)
+            models, inputs = [str(r) for r in runs], args.model[1:] + list(args.inputs)
+            print(f"cell {cell}: fold ensemble of {len(models)} run(s)", file=sys.stderr)
+        elif is_grid_dir(args.model[0]):
+            raise InputError(f"--model {args.model[0]}", "is a grid's results dir: add --cell NAME to "
+                                                         "predict with one cell's fold ensemble")
+        else:
+            models, inputs = split_models(args.model, args.inputs)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -80,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    demo = demo_reasons(models)
+    if demo:
+        print(f"warning: a pipeline demo, not a MOS predictor ({' and '.join(demo)}): its scores say "
+              "nothing about speech quality", file=sys.stderr)
     df, errors = predictor.predict_files(found.paths, batch_size=args.batch_size, progress=True, ids=found.ids)
     errors = pd.concat([pd.DataFrame(found.problems, columns=["path", "error"]), errors], ignore_index=True)
     errors["path"] = errors["path"].map(shown)

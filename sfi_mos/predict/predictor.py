@@ -19,6 +19,7 @@ from ..errors import InputError
 from ..mos.checkpoint import load_run
 from ..mos.head import to_mos
 from ..resume import Memo, no_store
+from .models import check_mos_run
 
 MIN_RATE, MAX_RATE = 8000, 96000
 
@@ -68,6 +69,7 @@ class Predictor:
         for d in run_dirs:
             if not Path(d).is_dir():
                 raise InputError(str(d), "no such run dir")
+            check_mos_run(d)  # a distill or predict run is named for what it is
             if not is_done(d):  # best.pt of a run still training (or killed): not the final model
                 raise InputError(str(d), f"unfinished run (no {DONE}); finish it (rerun run_all) or pick "
                                          "a finished run dir")

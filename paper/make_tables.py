@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             from . import figures, probe_figures  # matplotlib: only when figures are drawn
 
             written += figures.write_all(tabs, out / "figures")
-            written += probe_figures.write_all(ptabs, out / "figures")
+            written += probe_figures.write_all(ptabs, out / "figures", figures.cell_colors(tabs.ablation.cell))
         print(f"grid {col.grid}: {len(col.table)} prediction runs, {len(tabs.ablation)} cells, "
               f"split {opt.split}; proposed = {tabs.proposed}")
         print(f"wrote {len(written)} files to {out}")

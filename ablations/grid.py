@@ -150,7 +150,9 @@ class Grid:
     # (batch_size, grad_accum) of the non-SFI backbones' pre-training where it differs from ``pretrain``'s
     # (the authors: SFI 32 x 2, non-SFI 64 x 1, configs/mos/pretrain/pretrain_{sfi_,}*.yaml)
     pretrain_baseline_batch: tuple[int, int] | None = None
-    # wall-clock limit per stage job in minutes (Slurm --time, local executor timeout)
+    # wall-clock limit per stage job in minutes on Slurm (--time; a profile's `time` overrides it). Local
+    # runs have none (replication.launcher): every long stage resumes after a requeue, but a limit
+    # on a busy laptop would only cost restarts
     timeout_min: dict[str, int] = field(default_factory=lambda: {s: 60 for s in STAGE_ORDER})
     probe: ProbeConfig = field(default_factory=ProbeConfig)  # high-band probe per cell (sfi_mos.probe)
     peers: PeersConfig = field(default_factory=PeersConfig)  # third-party predictors, once per grid

@@ -31,8 +31,10 @@ def parser() -> Parser:
     p.add_argument("--bootstrap", type=int_in_range(0, MAX_DRAWS, "bootstrap", "its memory grows with it"), default=1000,
                    help=f"bootstrap draws for CIs (default: 1000, at most {MAX_DRAWS})")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
-    p.add_argument("--proposed", default=None, help="cell label of the proposed system (default: SFI, "
-                   "distilled, pre-trained, phase policy, HuBERT teacher)")
+    p.add_argument("--proposed", default=None, help="cell label of the proposed system (default: the "
+                   "replication, i.e. the authors' recipe: SFI, distilled, pre-trained, their 'reference' "
+                   "stride geometry, HuBERT teacher; in a grid without it, the SFI distilled pre-trained cell, "
+                   "preferring the phase policy and a HuBERT teacher)")
     p.add_argument("--manifest", default=None, help="synthetic corpus manifest.csv (default: found next to "
                    "the corpus the runs used)")
     p.add_argument("--allow-partial", action="store_true", help="do not require every cell of the named grid")
@@ -111,7 +113,7 @@ def _main(a) -> int:
             from . import figures, probe_figures  # matplotlib: only when figures are drawn
 
             written += figures.write_all(tabs, out / "figures")
-            written += probe_figures.write_all(ptabs, out / "figures")
+            written += probe_figures.write_all(ptabs, out / "figures", figures.cell_colors(tabs.ablation.cell))
         print(f"grid {col.grid}: {len(col.table)} prediction runs, {len(tabs.ablation)} cells, "
               f"split {opt.split}; proposed = {tabs.proposed}")
         print(f"wrote {len(written)} files to {out}")

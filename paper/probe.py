@@ -115,9 +115,10 @@ def build(col: Collected, order: list[str], opt) -> ProbeTables:
     label_reps = []
     for cell in [c for c in order if c in runs]:
         reps = [_flat(m["probe"]) for _, m in runs[cell]]
-        rows.append(_row(cell, "model", "", reps))
-        label_reps = label_reps or [reps[0]]
         fr = [m.get("frontend") for _, m in runs[cell] if m.get("frontend")]
+        # what the model hears the twins through: the point of the probe
+        rows.append(_row(cell, "model", "SFI front end" if fr else "resamples to 16 kHz", reps))
+        label_reps = label_reps or [reps[0]]
         if fr:
             st = {s: float(np.mean([f["stages"][s]["mean"] for f in fr if s in f["stages"]]))
                   if any(s in f["stages"] for f in fr) else np.nan for s in STAGES}
@@ -139,6 +140,12 @@ def build(col: Collected, order: list[str], opt) -> ProbeTables:
             for score, sc in res["scores"].items():
                 rows.append(_row(score, "reference", f"reference ({res.get('version', '')})", [_flat(sc["probe"])]))
             peer_rows += _peer_scores(run, res, opt)
+        if any(r.get("status", "").startswith("twins only") for r in peer_rows):
+            splits = run.config.get("splits", [])
+            out.notes["peers"].append(
+                f"the peers run scored the probe twins only (its splits: {', '.join(splits) or 'none'}; "
+                f"this table needs {opt.split!r}): the embedded grids leave the eval split out, where a "
+                "16 kHz predictor's metrics on synthetic voices mean nothing; the paper grid scores it")
     if label_reps and np.isfinite(label_reps[0]["label_delta"][0]):
         rows.append(_row(LABEL_ROW, "labels", "what a perfect predictor shows", [_labels(label_reps[0])]))
     if rows:
@@ -163,8 +170,8 @@ def _peer_scores(run: Run, res: dict, opt) -> list[dict[str, Any]]:
     out = []
     for score in res["scores"]:
         p = pred[(pred.peer == score) & (pred.split == opt.split) & pred.mos.notna()]
-        if p.empty:
-            out.append({"peer": score, "status": f"no {opt.split} predictions"})
+        if p.empty:  # the table's note says why (build)
+            out.append({"peer": score, "status": f"twins only: no {opt.split} predictions"})
             continue
         vals = S.score(p.reset_index(drop=True), opt.bootstrap, opt.seed)["all"]
         row = {"peer": score, "status": f"reference ({res.get('version', '')})"}
@@ -225,7 +232,9 @@ def display(name: str, df: pd.DataFrame) -> pd.DataFrame:
         return out
     out = pd.DataFrame({"peer": df.peer, "status": df.status})
     for k in S.KEYS:
-        out[R.NICE[k]] = [(_vci(r, k, "_lo", "_hi") if k in r.index else "–") for _, r in df.iterrows()]
+        col = [(_vci(r, k, "_lo", "_hi") if k in r.index else "–") for _, r in df.iterrows()]
+        if any(v != "–" for v in col):  # columns of dashes only say nothing; the status and notes say why
+            out[R.NICE[k]] = col
     return out
 
 

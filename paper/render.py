@@ -74,11 +74,12 @@ def display(name: str, df: pd.DataFrame, tex: bool) -> pd.DataFrame:
     if name == "deviations":
         return _deviations_display(df)
     marks = best_marks(df) if name == "ablation" else {k: set() for k in S.KEYS}
-    lead = {"ablation": ["cell", "role", "n_reps"], "per_rate": ["cell", "sample_rate"],
+    lead = {"ablation": ["cell", "role", "n_reps"], "per_rate": ["cell", "sample_rate", "n_sys"],
             "leaderboard": ["rank", "system", "label"]}[name]
     out = df[lead].astype(str).copy()
     if name == "per_rate":
         out["sample_rate"] = [f"{int(r) / 1000:g} kHz" + ("" if s else " (unseen)") for r, s in zip(df.sample_rate, df.seen)]
+        out = out.rename(columns={"n_sys": "systems"})
     if name == "leaderboard":
         marks = best_marks(df[~df.system.isin(["this replication", "imported model"])].reindex(df.index))
     for k in S.KEYS:

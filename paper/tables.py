@@ -32,6 +32,8 @@ LEADERBOARD_NOTE = (
 
 # Track 3's dev split is the training clips, rated again by other listeners in the mixed-rate test:
 # it measures agreement with another listening context, not generalisation to unseen clips
+# below this many systems a rate's system-level correlations get a note (4 points: SRCC in steps of 0.2)
+SMALL_N_SYS = 8
 NOT_HELD_OUT = {"dev": "not held out: the training clips, rated again by other listeners"}
 
 
@@ -44,7 +46,7 @@ class Options:
     split: str = "eval"
     bootstrap: int = 1000
     seed: int = 0
-    proposed: str | None = None  # cell label; default: SFI, distilled, pre-trained, phase, hubert
+    proposed: str | None = None  # cell label; default: the replication cell (choose_proposed)
     manifest: str | None = None
     imported: list = field(default_factory=list)  # (label, labelled predictions, source): paper.imported
 
@@ -127,11 +129,13 @@ def build(col: Collected, opt: Options) -> Tables:
         row.update(_row(S.paired_cells(g, prop_reps, preds, opt.bootstrap, opt.seed), prefix="d_"))
         abl_rows.append(row)
         rates = sorted(set().union(*[s["per_rate"].keys() for s in reps]))
+        stacked = pd.concat([preds[i] for i in g.predict_id])
         for rate in rates:
             rr = [s["per_rate"][rate] for s in reps if rate in s["per_rate"]]
+            at = stacked[stacked.sample_rate == rate]
             rate_rows.append({"cell": cell, "sample_rate": rate, "seen": rate in TRACK3_RATES,
-                              "n_reps": len(rr), **_row(S.aggregate(rr))})
-        stacked = pd.concat([preds[i] for i in g.predict_id])
+                              "n_reps": len(rr), "n_sys": int(at.system_id.nunique()),
+                              "n_utt": int(at.utt_id.nunique()), **_row(S.aggregate(rr))})
         cell_preds[cell] = (stacked.groupby("utt_id", sort=True)
                             .agg(pred=("pred", "mean"), mos=("mos", "first"), system_id=("system_id", "first"),
                                  sample_rate=("sample_rate", "first")).reset_index())
@@ -140,6 +144,11 @@ def build(col: Collected, opt: Options) -> Tables:
     per_rate["_o"] = per_rate["cell"].map({c: i for i, c in enumerate(ablation["cell"])})
     per_rate = per_rate.sort_values(["_o", "sample_rate"]).drop(columns="_o").reset_index(drop=True)
     notes = {"leaderboard": LEADERBOARD_NOTE.format(cell=proposed)}
+    few = per_rate[per_rate.n_sys < SMALL_N_SYS].drop_duplicates("sample_rate")
+    if not few.empty:
+        notes["per_rate"] = "; ".join(f"{int(r.sample_rate) // 1000} kHz: {r.n_sys} systems" for r in few.itertuples()) + (
+            f" — system-level correlations over fewer than {SMALL_N_SYS} systems take few distinct values and "
+            "their bootstrap CIs span most of [-1, 1]: read the utterance level for these rates")
     leader = leaderboard(ablation[ablation.cell == proposed].iloc[0], col, opt)
     devs = deviations.build(t, preds, opt)
     return Tables(ablation, per_rate, leader, proposed, opt.split, cell_preds, notes, devs)

@@ -1,8 +1,10 @@
 """The callable every stage job runs: lock the run dir, skip if done, run the stage, record failure.
 
 It is a ``submitit.helpers.Checkpointable``: on preemption (USR2) or timeout submitit pickles it
-again and requeues it; the stage itself resumes from ``run_dir/ckpt/``. Nothing here knows about
-grids: a job is (stage name, resolved config dict, run dir).
+again and requeues it; the stage itself resumes from ``run_dir/ckpt/`` (training) or its saved items
+(``run_dir/partial/``). Every start and how it ended goes to ``run_dir/attempts.json``
+(``replication.attempts``). Nothing here knows about grids: a job is (stage name, resolved config
+dict, run dir, and the time limit it was given).
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import os
 import signal
 import socket
 import sys
+import time
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,18 +25,21 @@ from sfi_mos.config import from_dict
 from sfi_mos.rundir import DONE, is_done
 from sfi_mos.train import STAGES
 
-from . import registry
+from . import attempts, registry
 from .lock import run_lock
 
 FAILED = "failed.json"
 
 
 class StageJob(submitit.helpers.Checkpointable):
-    def __init__(self, stage: str, config: dict, run_dir: str, threads: int | None = None):
+    def __init__(self, stage: str, config: dict, run_dir: str, threads: int | None = None,
+                 limit_min: float | None = None):
         self.stage = stage
         self.config = config
         self.run_dir = str(run_dir)
         self.threads = threads
+        self.limit_min = limit_min  # the job's time limit (None: none), to tell a timeout from a preemption
+        self._start = 0.0
 
     def __repr__(self) -> str:  # shows up in submitit logs
         return f"StageJob({self.stage}, {Path(self.run_dir).name})"
@@ -51,6 +57,8 @@ class StageJob(submitit.helpers.Checkpointable):
         try:
             if is_done(run_dir):
                 return {"run_dir": self.run_dir, "executed": False}
+            self._start = time.monotonic()
+            attempts.begin(run_dir, self.limit_min, _job_id())
             (run_dir / FAILED).unlink(missing_ok=True)
             cfg = from_dict(STAGES[self.stage][0], self.config)
             fn = registry.load(registry.stage_path(self.stage))
@@ -59,12 +67,28 @@ class StageJob(submitit.helpers.Checkpointable):
             fn(cfg, run_dir)
             if not is_done(run_dir):
                 raise RuntimeError(f"stage {self.stage} returned without writing {DONE} in {run_dir}")
+            attempts.end(run_dir, "done")
             return {"run_dir": self.run_dir, "executed": True}
         except Exception as e:
             write_json(run_dir / FAILED, failure_record(self.stage, e))
+            attempts.end(run_dir, "failed")
             raise
         finally:
             lock.release()
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
+        """Called by submitit on USR2 (time limit or preemption), just before it requeues this job."""
+        elapsed = time.monotonic() - self._start if self._start else 0.0
+        attempts.end(self.run_dir, "timeout" if attempts.timed_out(elapsed, self.limit_min) else "preempted")
+        self._start = 0.0
+        return super().checkpoint(*args, **kwargs)
+
+
+def _job_id() -> str | None:
+    try:
+        return str(submitit.JobEnvironment().job_id)
+    except Exception:  # not inside a submitit job (stage run by hand)
+        return None
 
 
 def failure_record(stage: str, e: BaseException) -> dict[str, Any]:

@@ -33,8 +33,13 @@ from .state import run_states, slurm_states
 Report = Callable[[dict[str, str]], None]
 
 
-def stage_job(node: Node, grid_dir: Path, threads: int | None) -> StageJob:
-    return StageJob(node.stage, to_dict(node.config), str(grid_dir / node.rel), threads)
+# local/debug runs have no time limit: a limit there only restarts work on a busy machine (the grid's
+# limits are for Slurm, where the scheduler needs one). submitit's local executor needs a number.
+LOCAL_TIMEOUT_MIN = 30 * 24 * 60
+
+
+def stage_job(node: Node, grid_dir: Path, threads: int | None, limit_min: float | None = None) -> StageJob:
+    return StageJob(node.stage, to_dict(node.config), str(grid_dir / node.rel), threads, limit_min)
 
 
 def _entry(job: Any, node: Node, cluster: str) -> dict[str, Any]:
@@ -73,7 +78,7 @@ def _drive(graph, grid, grid_dir, cluster, max_parallel, threads, report, logs, 
             todo.remove(node)
             (grid_dir / node.rel / FAILED).unlink(missing_ok=True)  # old record; the job writes a new one
             ex = submitit.AutoExecutor(folder=logs, cluster=cluster)
-            ex.update_parameters(timeout_min=int(grid.timeout_min[node.stage]), name=f"sfi-mos-{node.stage}")
+            ex.update_parameters(timeout_min=LOCAL_TIMEOUT_MIN, name=f"sfi-mos-{node.stage}")
             if cluster == "local":
                 # the submitit controller starts with Ctrl-C ignored: a terminal's SIGINT reaches only the
                 # stage process (StageJob restores it there) and this launcher, which ends the jobs itself
@@ -214,7 +219,7 @@ def submit_slurm(graph: Graph, grid: Grid, grid_dir: Path, profile: dict[str, An
                 ex = submitit.AutoExecutor(folder=logs, cluster="slurm")
                 ex.update_parameters(**params, slurm_additional_parameters=extra)
                 with ex.batch():
-                    jobs = [ex.submit(stage_job(n, grid_dir, threads)) for n in nodes]
+                    jobs = [ex.submit(stage_job(n, grid_dir, threads, params["timeout_min"])) for n in nodes]
                 entries = {}
                 for node, job in zip(nodes, jobs):
                     job_of[node.rel] = str(job.job_id)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,27 +13,53 @@ from ablations.graph import Graph, Node
 from sfi_mos.config import to_dict
 from ablations.grid import STAGE_ORDER
 
+from . import attempts
 from .state import STATES, counts, failure
 
 
 class Progress:
-    """One tqdm bar over all runs; the postfix shows done/running/failed per stage."""
+    """One tqdm bar over all runs; the postfix shows done/running/failed/restarted per stage, and a
+    line is printed whenever a run is requeued after its time limit, preempted or killed."""
 
-    def __init__(self, graph: Graph, enabled: bool = True):
+    def __init__(self, graph: Graph, enabled: bool = True, grid_dir: Path | None = None):
         self.graph = graph
+        self.grid_dir = grid_dir
         self.bar = tqdm(total=len(graph.nodes), desc=graph.grid, unit="run", file=sys.stderr,
                         disable=not enabled, dynamic_ncols=True, mininterval=1.0)
         self._last = ""
+        self._said: dict[str, str] = {}
+        self._read_at = 0.0
+        self._restarts: dict[str, int] = {}
+
+    def _stories(self, states: dict[str, str]) -> None:
+        """Re-read the attempts of started runs (every few seconds) and say what is new."""
+        if self.grid_dir is None or time.monotonic() - self._read_at < 5.0:
+            return
+        self._read_at = time.monotonic()
+        for rel, st in states.items():
+            if st in ("missing", "blocked") or rel in self._said and st == "done":
+                continue
+            s = attempts.story(attempts.read(self.grid_dir / rel))
+            self._restarts[rel] = s.restarts
+            text = attempts.describe(s)
+            if text and text != self._said.get(rel, ""):
+                self._said[rel] = text
+                tqdm.write(f"{rel}: {text}", file=sys.stderr)
 
     def __call__(self, states: dict[str, str]) -> None:
+        self._stories(states)
         c = counts(self.graph, states)
         self.bar.n = sum(st == "done" for st in states.values())
+        restarts: dict[str, int] = {}
+        for rel, n in self._restarts.items():
+            restarts[self.graph.nodes[rel].stage] = restarts.get(self.graph.nodes[rel].stage, 0) + n
         parts = []
         for stage, cc in c.items():
             s = f"{stage} {cc['done']}/{sum(cc.values())}"
             busy = cc["running"] + cc["queued"]
             s += f" ▶{busy}" if busy else ""
             s += f" ✗{cc['failed']}" if cc["failed"] else ""
+            s += f" ↻{restarts[stage]}" if restarts.get(stage) else ""  # restarts: requeues, retries
             parts.append(s)
         text = " | ".join(parts)
         if text != self._last:  # redraw on change only (quiet logs when not a terminal)
@@ -166,9 +193,24 @@ def report(graph: Graph, states: dict[str, str], grid_dir: Path, runs: dict[str,
     blocked = [rel for rel, st in states.items() if st == "blocked"]
     if blocked:
         out.append(f"{len(blocked)} run(s) not run because a parent failed: " + ", ".join(blocked))
+    told = restarts(graph, grid_dir)
+    if told:
+        out.append("\nrestarted runs (time limits, preemptions, kills, failed tries; run_dir/attempts.json):")
+        out += [f"  {rel} ({graph.nodes[rel].stage}): {text}" for rel, text in told.items()]
     missing = [rel for rel, st in states.items() if st == "missing"]
     if missing:
         out.append(f"{len(missing)} run(s) not finished (interrupted or not submitted): " + ", ".join(missing))
     if failed or blocked or missing:
         out.append("Rerun the same command to resubmit only these runs (finished runs are kept).")
     return "\n".join(out)
+
+
+def restarts(graph: Graph, grid_dir: Path) -> dict[str, str]:
+    """Runs whose jobs did not go straight through, with what happened ('requeued 2x after its
+    15-min limit, finished on attempt 3')."""
+    out = {}
+    for rel in graph.nodes:
+        text = attempts.describe(attempts.story(attempts.read(grid_dir / rel)))
+        if text:
+            out[rel] = text
+    return out

@@ -140,7 +140,7 @@ def _main(args: argparse.Namespace) -> int:
     threads = args.threads
     if threads is None and args.cluster != "slurm":  # on Slurm a job uses the CPUs it was given
         threads = max(1, (os.cpu_count() or 1) // parallel)
-    progress = monitor.Progress(graph, enabled=not args.no_progress)
+    progress = monitor.Progress(graph, enabled=not args.no_progress, grid_dir=grid_dir)
     if args.cluster in ("local", "debug"):
         states = launcher.run_local(graph, grid, grid_dir, args.cluster, parallel, threads, progress)
     else:

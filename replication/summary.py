@@ -13,9 +13,12 @@ from sfi_mos.errors import InputError
 from sfi_mos.jsonio import read_json
 from sfi_mos.rundir import is_done
 
+from . import attempts
+
 
 FIXED = ("cell", "kind", "variant", "teacher", "distill", "pretrain", "deviations", "seed", "folds",
-         "predict_run", "score_run", "done", "data_fingerprint", "git_sha")
+         "predict_run", "score_run", "done", "restarts", "last_retry", "restart_notes", "data_fingerprint",
+         "git_sha")
 
 
 def flatten(d: Any, prefix: str = "") -> dict[str, float]:
@@ -40,6 +43,21 @@ def _shas(grid_dir: Path, graph: Graph, cell: str) -> set[str]:
     return out
 
 
+def _restarts(grid_dir: Path, graph: Graph, cell: str) -> dict[str, Any]:
+    """Restarts of the runs this cell needed (shared ones included: distill, pretrain) and of the runs
+    of the whole grid (peers), whether one of them finished on its last allowed retry, and what
+    happened, per run."""
+    n, last, notes = 0, False, []
+    for rel, node in graph.nodes.items():
+        if cell in node.cells or not node.cells:
+            s = attempts.story(attempts.read(grid_dir / rel))
+            n += s.restarts
+            last |= s.last_retry
+            text = attempts.describe(s)
+            notes += [f"{node.stage} {rel.split('/')[-1]}: {text}"] if text else []
+    return {"restarts": n, "last_retry": last, "restart_notes": "; ".join(notes)}
+
+
 def rows(grid: Grid, graph: Graph, grid_dir: Path) -> pd.DataFrame:
     recs = []
     for cell in grid.cells:
@@ -52,7 +70,7 @@ def rows(grid: Grid, graph: Graph, grid_dir: Path) -> pd.DataFrame:
                                "teacher": cell.teacher, "distill": cell.distill, "pretrain": cell.pretrain,
                                "deviations": ";".join(f"{k}={v}" for k, v in cell.deviations.items()),
                                "seed": cell.seed, "folds": grid.folds, "predict_run": pred, "score_run": score,
-                               "done": is_done(score_dir)}
+                               "done": is_done(score_dir), **_restarts(grid_dir, graph, cell.name)}
         if rec["done"]:
             cfg = read_json(score_dir / "config.json", {"data?": {"fingerprint?": str}})
             rec["data_fingerprint"] = cfg.get("data", {}).get("fingerprint", "")

@@ -133,7 +133,7 @@ def run_kind(run_dir: str | os.PathLike) -> str | None:
     if "stage" in keys and "backbone" in keys:
         return "finetune"  # a MOS run (pretrain or finetune)
     for stage, marks in (("score", {"predict_run"}), ("probe", {"runs", "student_run"}), ("predict", {"runs"}),
-                         ("peers", {"peers"}), ("distill", {"steps", "teacher"})):
+                         ("peers", {"peers"}), ("distill", {"steps", "teacher"}), ("import", {"sha256", "sfi"})):
         if marks <= keys:
             return stage
     return None

@@ -84,3 +84,21 @@ def test_peers_stage_reports_each_peer(tmp_path, monkeypatch):
             assert m[name]["status"] == "not installed" and "pip install" in m[name]["reason"]
     preds = pd.read_csv(out / "predictions.csv")
     assert set(preds["peer"]) == {s for n in installed for s in res[n]["scores"]}
+
+
+@pytest.mark.parametrize("seconds", [1.3, 3.6, 4.6, 9.5, 12.25])
+def test_dnsmos_batched_windows_equal_the_package(seconds):
+    """The wrapper scores all windows of a clip in one call per model: speechmos's own window-by-window
+    loop to float32 rounding (onnxruntime may block a batch differently), for 1 to 5 windows."""
+    _need("dnsmos")
+    from sfi_mos.peers.base import to_rate
+    from sfi_mos.peers.dnsmos import windows
+
+    peer = peers.load("dnsmos")
+    x = np.resize(_clip(), int(seconds * 48000))
+    x16 = np.clip(to_rate(x, 48000), -1.0, 1.0).astype(np.float32)
+    want = peer._model(x16, 16000, False)
+    assert windows(x16) is not None
+    got = peer.scores(x, 48000)
+    assert got == pytest.approx({"DNSMOS-P808": float(want["p808_mos"]), "DNSMOS-OVRL": float(want["ovrl_mos"])},
+                                rel=1e-6, abs=0)

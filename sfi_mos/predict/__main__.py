@@ -1,4 +1,5 @@
 """``python -m sfi_mos.predict --model RUN_DIR [RUN_DIR ...] INPUT ... --out preds.csv [--batch-size N]``
+``python -m sfi_mos.predict --model results/default --cell authors-hubert INPUT ... --out preds.csv``
 
 ``--model authors:CKPT [--ssl HF_DIR] [--listeners 1-10]`` scores with the authors' released Lightning
 checkpoint instead, as their demo.py does, in MOS units (docs/authors_models.md).
@@ -23,9 +24,10 @@ import pandas as pd
 from ..atomic import check_writable, write_csv
 from ..cli import Parser, float_in_range, int_in_range, path_arg, refuse_overwrite
 from ..errors import InputError
-from ..rundir import DONE
 from ..data.scan import AUDIO_SUFFIXES
+from ..rundir import DONE
 from .inputs import CHUNK_SECONDS, LIST_SUFFIXES, collect, shown
+from .models import cell_runs, demo_reasons, is_grid_dir
 
 MAX_BATCH = 1024  # clips scored at once: more only costs memory
 
@@ -77,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = Parser(prog="python -m sfi_mos.predict", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", nargs="+", action="extend", required=True, metavar="RUN_DIR",
                     help="finished MOS run dir(s) (holding best.pt and done.json); several are averaged (fold ensemble)")
+    ap.add_argument("--cell", default=None, metavar="NAME",
+                    help="with --model GRID_RESULTS_DIR (e.g. results/default): that cell's fold ensemble, "
+                    "found from the grid's predict runs (name, e.g. authors-hubert or authors-hubert-s0)")
     ap.add_argument("inputs", nargs="*", metavar="INPUT", help="audio files, directories or list files")
     ap.add_argument("--out", required=True, type=path_arg, help="output CSV")
     ap.add_argument("--batch-size", type=int_in_range(1, MAX_BATCH, "--batch-size"), default=8,
@@ -96,7 +101,18 @@ def main(argv: list[str] | None = None) -> int:
     if any(not x.strip() for x in [*args.model, *args.inputs]):  # "" would name the current folder
         ap.error("an empty --model or INPUT argument (an unset shell variable?); give a path")
     try:
-        models, inputs = split_models(args.model, args.inputs)
+        if args.cell:
+            if not is_grid_dir(args.model[0]):
+                raise InputError(f"--model {args.model[0]}", "with --cell, --model names a grid's results dir "
+                                                             "(results/<grid>, holding predict/)")
+            cell, runs = cell_runs(args.model[0], args.cell)
+            models, inputs = [str(r) for r in runs], args.model[1:] + list(args.inputs)
+            print(f"cell {cell}: fold ensemble of {len(models)} run(s)", file=sys.stderr)
+        elif is_grid_dir(args.model[0]):
+            raise InputError(f"--model {args.model[0]}", "is a grid's results dir: add --cell NAME to "
+                                                         "predict with one cell's fold ensemble")
+        else:
+            models, inputs = split_models(args.model, args.inputs)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -137,6 +153,10 @@ def _predict(args, models: list[str], inputs: list[str]) -> int:
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    demo = demo_reasons(models)
+    if demo:
+        print(f"warning: a pipeline demo, not a MOS predictor ({' and '.join(demo)}): its scores say "
+              "nothing about speech quality", file=sys.stderr)
     df, errors = predictor.predict_files(found.paths, batch_size=args.batch_size, progress=True, ids=found.ids,
                                          channel=args.channel, chunk_seconds=args.chunk_seconds)
     failed = pd.concat([pd.DataFrame(found.problems, columns=["path", "error"]), errors], ignore_index=True)

@@ -20,8 +20,10 @@ from ..errors import InputError
 from ..mos.authors_format import DEFAULT_LISTENERS, load_authors
 from ..mos.checkpoint import load_run
 from ..mos.head import to_mos
-from ..rundir import DONE, is_done, run_kind
+from ..resume import Memo, no_store
+from ..rundir import DONE, is_done
 from .inputs import CHUNK_SECONDS, unique_ids
+from .models import check_mos_run
 
 MIN_RATE, MAX_RATE = 8000, 96000
 
@@ -84,10 +86,7 @@ class Predictor:
         for d in run_dirs:
             if not Path(d).is_dir():
                 raise InputError(str(d), "no such run dir")
-            kind = run_kind(d)
-            if kind not in (None, "pretrain", "finetune"):
-                raise InputError(str(d), f"is a {kind} run dir; expected a MOS model: a finished finetune or "
-                                         "pretrain run dir holding best.pt and done.json (results/<grid>/finetune/<id>)")
+            check_mos_run(d)  # a distill or predict run is named for what it is
             if not is_done(d):  # best.pt of a run still training (or killed): not the final model
                 raise InputError(str(d), f"unfinished run (no {DONE}); finish it (rerun run_all) or pick "
                                          "a finished run dir")
@@ -157,14 +156,16 @@ class Predictor:
         return float(to_mos(norm))
 
     def predict_waves(self, waves: Sequence[np.ndarray], rates: Sequence[int], batch_size: int = 8,
-                      progress: bool = False) -> np.ndarray:
-        """MOS (1-5) for each (samples, rate) pair, in input order."""
+                      progress: bool = False, memo: Memo = no_store) -> np.ndarray:
+        """MOS (1-5) for each (samples, rate) pair, in input order. ``memo`` (``sfi_mos.resume``) keeps
+        each batch's predictions, so a stage killed half-way predicts only the batches it had left."""
         for k, (w, sr) in enumerate(zip(waves, rates)):
             check_length(len(w), self._rate(sr, f"input {k}"), f"input {k}")
         out = np.full(len(waves), np.nan)
-        for idx in tqdm(self._batches([(int(r), len(w)) for w, r in zip(waves, rates)], batch_size),
-                        desc="predict", disable=not progress):
-            out[idx] = self._score([waves[i] for i in idx], int(rates[idx[0]]))
+        batches = self._batches([(int(r), len(w)) for w, r in zip(waves, rates)], batch_size)
+        for j, idx in enumerate(tqdm(batches, desc="predict", disable=not progress)):
+            out[idx] = memo(f"batch{j:06d}-of-{len(batches)}",
+                            lambda idx=idx: self._score([waves[i] for i in idx], int(rates[idx[0]])).tolist())
         return out
 
     def predict_files(self, paths: Sequence[str | os.PathLike], batch_size: int = 8,

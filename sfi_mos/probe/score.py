@@ -15,6 +15,7 @@ import torch
 import torchaudio
 
 from ..mos.head import frame_mask, to_mos
+from ..resume import Memo, no_store
 from .data import ProbeSet
 
 MODEL_RATE = 16000
@@ -22,8 +23,9 @@ MODEL_RATE = 16000
 
 @torch.no_grad()
 def ensemble(models: Sequence[tuple[torch.nn.Module, Sequence[int]]], waves: Sequence[np.ndarray],
-             rates: Sequence[int], batch_size: int = 4) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(MOS per clip, [pooled features (n_clips, H) per model]) for (MOSModel, listeners) pairs."""
+             rates: Sequence[int], batch_size: int = 4, memo: Memo = no_store) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(MOS per clip, [pooled features (n_clips, H) per model]) for (MOSModel, listeners) pairs.
+    ``memo`` (``sfi_mos.resume``) keeps each (model, batch) result, so a killed probe run resumes."""
     n = len(waves)
     norm = np.zeros(n)
     pooled = []
@@ -35,25 +37,32 @@ def ensemble(models: Sequence[tuple[torch.nn.Module, Sequence[int]]], waves: Seq
             cur = []
         cur.append(i)
     batches += [cur] if cur else []
-    for model, listeners in models:
-        device = next(model.parameters()).device
+    for m, (model, listeners) in enumerate(models):
         feats_out = None
-        for idx in batches:
-            sr = int(rates[idx[0]])
-            wavs = [torch.as_tensor(np.asarray(waves[i], dtype=np.float32), device=device) for i in idx]
-            feats, lengths = model.backbone(wavs, sr, exact=True)
-            n_lis = len(listeners)
-            utt_index = torch.arange(len(idx), device=device).repeat_interleave(n_lis)
-            lis = torch.as_tensor(list(listeners), dtype=torch.long, device=device).repeat(len(idx))
-            scores = model.head(feats, lengths, utt_index, lis, sample_rate=sr).view(len(idx), n_lis).mean(1)
-            norm[idx] += scores.double().cpu().numpy()
-            mask = frame_mask(lengths, feats.shape[1])[:, :, None]
-            mean = (feats.float() * mask).sum(1) / lengths.clamp(min=1)[:, None].float()
+        for j, idx in enumerate(batches):
+            item = memo(f"model{m:02d}-batch{j:06d}-of-{len(batches)}",
+                        lambda model=model, listeners=listeners, idx=idx: _batch(model, listeners, waves, rates, idx))
+            norm[idx] += np.asarray(item["norm"], dtype=np.float64)
             if feats_out is None:
-                feats_out = np.zeros((n, mean.shape[1]), dtype=np.float64)
-            feats_out[idx] = mean.double().cpu().numpy()
+                feats_out = np.zeros((n, len(item["feats"][0])), dtype=np.float64)
+            feats_out[idx] = np.asarray(item["feats"], dtype=np.float64)
         pooled.append(feats_out)
     return to_mos(torch.from_numpy(norm / len(models))).numpy(), pooled
+
+
+def _batch(model, listeners, waves, rates, idx) -> dict:
+    """One model on one batch of clips of one rate: normalised scores and pooled features (as lists)."""
+    device = next(model.parameters()).device
+    sr = int(rates[idx[0]])
+    wavs = [torch.as_tensor(np.asarray(waves[i], dtype=np.float32), device=device) for i in idx]
+    feats, lengths = model.backbone(wavs, sr, exact=True)
+    n_lis = len(listeners)
+    utt_index = torch.arange(len(idx), device=device).repeat_interleave(n_lis)
+    lis = torch.as_tensor(list(listeners), dtype=torch.long, device=device).repeat(len(idx))
+    scores = model.head(feats, lengths, utt_index, lis, sample_rate=sr).view(len(idx), n_lis).mean(1)
+    mask = frame_mask(lengths, feats.shape[1])[:, :, None]
+    mean = (feats.float() * mask).sum(1) / lengths.clamp(min=1)[:, None].float()
+    return {"norm": scores.double().cpu().tolist(), "feats": mean.double().cpu().tolist()}
 
 
 def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -75,13 +84,13 @@ def resampled_residual_db(clean: np.ndarray, degraded: np.ndarray, fs: int) -> f
     return float("-inf") if diff == 0 else 10 * np.log10(diff / max(ref, 1e-30))
 
 
-def predict_pairs(models, probe: ProbeSet, batch_size: int = 4) -> pd.DataFrame:
+def predict_pairs(models, probe: ProbeSet, batch_size: int = 4, memo: Memo = no_store) -> pd.DataFrame:
     """One row per pair: predictions of both twins, delta inputs, feature distance, 16 kHz identity."""
     names = sorted(probe.clips)
     pos = {u: i for i, u in enumerate(names)}
     waves = [probe.clips[u][0] for u in names]
     rates = [probe.clips[u][1] for u in names]
-    preds, pooled = ensemble(models, waves, rates, batch_size)
+    preds, pooled = ensemble(models, waves, rates, batch_size, memo)
     p = probe.pairs
     a = np.array([pos[u] for u in p["clean"]])
     b = np.array([pos[u] for u in p["degraded"]])

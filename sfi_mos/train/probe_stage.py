@@ -7,6 +7,7 @@ accuracy, feature distance with twin-group bootstrap CIs; overall, per kind, rat
 kind x severity; ``sfi_mos.probe.metrics``), ``identity`` (the 16 kHz residual per kind and rate) and
 ``frontend`` (SFI cells: analog-filter energy share above 8 kHz at init, after distillation,
 pre-training and fine-tuning; ``sfi_mos.probe.frontend``; None for resampling front ends).
+Each (fold model, batch) result is saved as it comes (``sfi_mos.resume``): a requeued run resumes.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import rundir
+from .. import resume, rundir
 from ..atomic import write_csv, write_json
 from ..errors import InputError
 from ..mos.checkpoint import load_run
@@ -45,7 +46,8 @@ def run(cfg: ProbeConfig, run_dir) -> dict:
     probe = pdata.load(cfg.data.kind, rundir.resolve_path(cfg.data.root, run_dir), cfg.seed)
     loaded = [load_run(rundir.resolve_path(r, run_dir)) for r in cfg.runs]
     models = [(m, meta["train_listeners"]) for m, meta in loaded]
-    pairs = metrics.with_deltas(score.predict_pairs(models, probe, cfg.batch_size))
+    store = resume.ItemStore(run_dir, "batches")
+    pairs = metrics.with_deltas(score.predict_pairs(models, probe, cfg.batch_size, store))
     out_cols = PAIR_OUT + [c for c in ("mos_clean", "mos_degraded", "label_delta") if c in pairs.columns]
     write_csv(Path(run_dir) / "pairs.csv", pairs[out_cols])
     front = frontend.trajectory(
@@ -56,5 +58,7 @@ def run(cfg: ProbeConfig, run_dir) -> dict:
               "identity": identity_summary(pairs), "frontend": front}
     write_json(Path(run_dir) / "metrics.json", result)
     a = result["probe"]["all"]
-    rundir.finish(run_dir, {"n_pairs": a["n_pairs"], "delta": a["delta"], "pair_accuracy": a["pair_accuracy"]})
+    rundir.finish(run_dir, {"n_pairs": a["n_pairs"], "delta": a["delta"], "pair_accuracy": a["pair_accuracy"],
+                            **store.counts()})
+    resume.cleanup(run_dir)
     return result

@@ -89,5 +89,5 @@ def test_a_normal_run_prints_no_library_warnings(grid, tmp_path):
                        cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr
     lines = [x for x in r.stderr.splitlines() if x.strip() and not x.startswith("predict")]  # tqdm's bar
-    assert [x.split(":")[0] for x in lines] == ["cell authors-resample-hubert-s0", "warning", "wrote 1 predictions to "
-                                                + str(tmp_path / "p.csv")], r.stderr
+    assert [x.split(":")[0] for x in lines] == ["cell authors-resample-hubert-s0", "warning", "found 1 inputs",
+                                                "wrote 1 predictions to " + str(tmp_path / "p.csv")], r.stderr

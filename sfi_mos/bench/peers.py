@@ -16,7 +16,18 @@ Requires the ``peers`` extra.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
+import torch
+
+from .. import peers
+from ..data.synth.plan import rng_for
+from ..data.synth.texts import HARVARD
+from ..data.synth.voice import TIERS, make_speaker, render
+from ..peers.base import to_rate
+from ..peers.dnsmos import windows
+from . import time_interleaved
 
 CLIP_SECONDS = 3.6
 RATE = 48000
@@ -28,20 +39,12 @@ def add_arguments(p) -> None:
 
 
 def _clip() -> np.ndarray:
-    from ..data.synth.plan import rng_for
-    from ..data.synth.texts import HARVARD
-    from ..data.synth.voice import TIERS, make_speaker, render
-
     x = render(HARVARD[3], TIERS["natural"], make_speaker(rng_for(0, "spk")), RATE, rng_for(0, "r"), CLIP_SECONDS)
     x = np.resize(x, int(CLIP_SECONDS * RATE))  # exactly 3.6 s: the window count depends on the length
     return (x * 0.05 / np.sqrt(np.mean(x ** 2))).astype(np.float32)
 
 
 def dnsmos_breakdown(peer, x: np.ndarray, reps: int) -> dict:
-    from ..peers.base import to_rate
-    from ..peers.dnsmos import windows
-    from . import time_interleaved
-
     m = peer._model
     segs = windows(np.clip(to_rate(x, RATE), -1.0, 1.0))
     mels = np.stack([m.audio_melspec(s[:-160]) for s in segs]).astype(np.float32)
@@ -64,13 +67,6 @@ def dnsmos_breakdown(peer, x: np.ndarray, reps: int) -> dict:
 
 
 def run(args) -> dict:
-    import time
-
-    import torch
-
-    from .. import peers
-    from . import time_interleaved
-
     torch.set_num_threads(args.threads)
     x = _clip()
     loaded, first = {}, {}

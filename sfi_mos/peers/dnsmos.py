@@ -57,7 +57,7 @@ class DNSMOS(Peer):
 def windows(audio: np.ndarray, fs: int = PEER_RATE) -> np.ndarray | None:
     """The package's windows of one clip (``speechmos.dnsmos.DNSMOS.__call__``: looping, 1 s hop, the
     same index arithmetic), stacked (n, 9.01 s); None when they are not all the same length."""
-    from speechmos.dnsmos import INPUT_LENGTH
+    from speechmos.dnsmos import INPUT_LENGTH  # optional extra (peers): imported only when DNSMOS runs
 
     len_samples = int(INPUT_LENGTH * fs)
     while len(audio) < len_samples:

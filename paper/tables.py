@@ -146,7 +146,8 @@ def build(col: Collected, opt: Options) -> Tables:
     notes = {"leaderboard": LEADERBOARD_NOTE.format(cell=proposed)}
     few = per_rate[per_rate.n_sys < SMALL_N_SYS].drop_duplicates("sample_rate")
     if not few.empty:
-        notes["per_rate"] = "; ".join(f"{int(r.sample_rate) // 1000} kHz: {r.n_sys} systems" for r in few.itertuples()) + (
+        rates = "; ".join(f"{int(r.sample_rate) // 1000} kHz: {r.n_sys} systems" for r in few.itertuples())
+        notes["per_rate"] = rates + (
             f" — system-level correlations over fewer than {SMALL_N_SYS} systems take few distinct values and "
             "their bootstrap CIs span most of [-1, 1]: read the utterance level for these rates")
     leader = leaderboard(ablation[ablation.cell == proposed].iloc[0], col, opt)

@@ -115,8 +115,8 @@ def node_plan(stage: str, cfg: Any, corpora: Corpora, cache: dict | None = None)
     if stage in ("pretrain", "finetune"):
         from sfi_mos.train.mos_stage import planned_steps, split_items  # lazy: torch; run_all imports costs
 
-        key = (stage, cfg.data.kind, cfg.data.root, cfg.fold, cfg.n_folds, cfg.seed, cfg.batch_size,
-               cfg.grad_accum, cfg.max_epochs, cfg.max_steps, cfg.batching, cfg.listener_ids)
+        key = (stage, cfg.data.kind, cfg.data.root, cfg.data.fingerprint, cfg.fold, cfg.n_folds, cfg.seed,
+               cfg.batch_size, cfg.grad_accum, cfg.max_epochs, cfg.max_steps, cfg.batching, cfg.listener_ids)
         if cache is not None and key in cache:
             return cache[key]
         ratings = corpora.ratings(cfg.data)
@@ -272,9 +272,15 @@ def _steps_text(values: list[int]) -> str:
     return f"{distinct[0]:,}-{distinct[-1]:,}"
 
 
+# node plans of MOS stages by their config and corpus (root + fingerprint), per grid dir: the same
+# plans are asked for by each cost table of a process (a rehearsal prints and saves them; about 20 s
+# of epoch-by-epoch step counting for the paper grid on a CPU each time)
+_PLANS: dict[str, dict] = {}
+
+
 def grid_costs(graph, cells: dict[str, Any], grid_dir: Path, rehearsal: dict[str, Any] | None = None):
     """Per stage: runs, steps per run, total steps, and with a rehearsal device-seconds and bytes."""
-    corpora, cache = Corpora(grid_dir), {}
+    corpora, cache = Corpora(grid_dir), _PLANS.setdefault(str(grid_dir), {})
     rows: dict[str, dict[str, Any]] = {s: {"runs": 0, "steps": [], "seconds": 0.0, "bytes": 0, "proxies": set(),
                                            "max_run_s": 0.0} for s in STAGE_ORDER}
     for node in graph.nodes.values():

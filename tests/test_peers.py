@@ -102,3 +102,19 @@ def test_dnsmos_batched_windows_equal_the_package(seconds):
     got = peer.scores(x, 48000)
     assert got == pytest.approx({"DNSMOS-P808": float(want["p808_mos"]), "DNSMOS-OVRL": float(want["ovrl_mos"])},
                                 rel=1e-6, abs=0)
+
+
+def test_bench_peers_reports_cost_per_clip_and_the_dnsmos_windows(tmp_path, capsys):
+    """``python -m sfi_mos.bench peers``: both peers' seconds per clip, and the windows that explain
+    DNSMOS's cost (a 3.6 s clip is doubled to 14.4 s and scored in five 9.01 s windows). No timing asserted."""
+    _need("dnsmos")
+    _need("distillmos")
+    from sfi_mos.bench.__main__ import main
+
+    res = main(["peers", "--reps", "1", "--json", str(tmp_path / "b.json")])
+    assert json.loads((tmp_path / "b.json").read_text()) == json.loads(json.dumps(res))
+    assert set(res["per_clip_s"]) == set(peers.NAMES) and all(v > 0 for v in res["per_clip_s"].values())
+    d = res["dnsmos"]
+    assert d["windows_per_clip"] == 5 and d["audio_scored_s"] == pytest.approx(5 * 9.01)
+    assert set(d["per_window_s"]) == {"p835", "p808", "mel"}
+    assert "per_clip_s.dnsmos" in capsys.readouterr().out

@@ -272,27 +272,34 @@ def _check_rehearsal(doc: dict, kinds: set[str], steps: int) -> None:
     assert sum(t["runs"] for t in doc["grid_totals"].values()) == 396  # 359 + a probe per cell + peers
 
 
-def test_tiny_rehearsal_of_every_kind(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def rehearsal_root(tmp_path_factory):
+    """One results root for the tiny rehearsals: they share its synthetic corpus and teacher files (made
+    once; each rehearsal removes its own run dirs and reruns every stage it measures)."""
+    return tmp_path_factory.mktemp("rehearsals")
+
+
+def test_tiny_rehearsal_of_every_kind(tmp_path, capsys, rehearsal_root):
     from replication import rehearse
 
     out = tmp_path / "rehearsal.json"
     assert rehearse.main(["--size", "tiny", "--steps", "1", "--no-fit", "--in-process", "--results",
-                          str(tmp_path / "res"), "--json", str(out)]) == 0
+                          str(rehearsal_root), "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
     _check_rehearsal(doc, {"authors", "authors-nokd", "authors-resample", "authors-resample_sr", "suite"}, 1)
     printed = capsys.readouterr().out
     assert "| kind | cell | stage |" in printed and "cost of grid paper" in printed
-    assert not list((tmp_path / "res" / "rehearse-paper-tiny").glob("*/*/done.json"))  # run dirs removed
+    assert not list((rehearsal_root / "rehearse-paper-tiny").glob("*/*/done.json"))  # run dirs removed
 
 
-def test_identical_stage_configs_extrapolate_to_identical_activations(tmp_path):
+def test_identical_stage_configs_extrapolate_to_identical_activations(tmp_path, rehearsal_root):
     """The SFI cell and its no-distillation control share their pre-training and fine-tuning configs:
     their fitted activations at the paper's load are equal to the byte (RSS noise enters once, unscaled)."""
     from replication import rehearse
 
     out = tmp_path / "rehearsal.json"
     assert rehearse.main(["--size", "tiny", "--steps", "1", "--only", "authors-wav2vec2-s0,authors-*nokd*",
-                          "--in-process", "--results", str(tmp_path / "res"), "--json", str(out)]) == 0
+                          "--in-process", "--results", str(rehearsal_root), "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
     for stage in ("pretrain", "finetune"):
         fits = {k: doc["costs"][stage][k]["memory_fit"] for k in ("authors", "authors-nokd")}

@@ -53,8 +53,8 @@ def dnsmos_breakdown(peer, x: np.ndarray, reps: int) -> dict:
         "p808_window": lambda: m.p808_onnx_sess.run(None, {"input_1": mels[:1]}),
         "mel_window": lambda: m.audio_melspec(segs[0][:-160]),
         "resample_clip": lambda: to_rate(x, RATE),
-        "looped": lambda: [(m.onnx_sess.run(None, {"input_1": s[None]}), m.p808_onnx_sess.run(None, {"input_1": g[None]}))
-                           for s, g in zip(segs, mels)],
+        "looped": lambda: [(m.onnx_sess.run(None, {"input_1": s[None]}),
+                            m.p808_onnx_sess.run(None, {"input_1": g[None]})) for s, g in zip(segs, mels)],
         "batched": lambda: (m.onnx_sess.run(None, {"input_1": segs}), m.p808_onnx_sess.run(None, {"input_1": mels})),
         "package": lambda: m(np.clip(to_rate(x, RATE), -1.0, 1.0), 16000, False),
         "wrapper": lambda: peer.scores(x, RATE),

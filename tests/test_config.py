@@ -40,7 +40,7 @@ def test_tuples_survive_roundtrip():
 
 
 def test_every_stage_has_a_config_class():
-    assert set(STAGES) == {"distill", "pretrain", "finetune", "predict", "score", "probe", "peers"}
+    assert set(STAGES) == {"import", "distill", "pretrain", "finetune", "predict", "score", "probe", "peers"}
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):

@@ -53,7 +53,7 @@ def test_listener_map_roundtrip_and_remap(corpus, tmp_path):
 
 def test_bad_listener_maps(tmp_path):
     p = tmp_path / "m.json"
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(InputError, match="missing"):
         Corpus.load_listener_map(p)
     for text, problem in [("{", "not valid JSON"), ("[1]", "JSON object"),
                           ('{"a": "1"}', "JSON object"), ('{"a": 0, "b": 0}', "same id")]:

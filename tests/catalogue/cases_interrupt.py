@@ -72,8 +72,10 @@ def _predict_ctrl_c(tmp: Path) -> Setup:
     clips = _clips(tmp)
     _long(tmp, 30)
     t0 = time.monotonic()
+    # 3600 chunks of 0.5 s: about 17 s on an idle 2-core machine, so the Ctrl-C at 6 s lands mid-way
+    # (with 2 s chunks an idle machine finished before it)
     return Setup(["sfi_mos.predict", "--model", _model(tmp), *clips, "audio/long.wav", "--out", "preds.csv",
-                  "--chunk-seconds", "2"], absent=("preds.csv", "preds.errors.csv"), timeout=120,
+                  "--chunk-seconds", "0.5"], absent=("preds.csv", "preds.errors.csv"), timeout=120,
                  interrupt=Interrupt(signal.SIGINT, lambda _t: time.monotonic() - t0 > 6),
                  check=lambda r: _said(r.stderr, "interrupted"))
 

@@ -69,7 +69,7 @@ What next
   Score your own audio (wav at any rate, 8-96 kHz) with the model this demo just trained:
     bash quickstart.sh run sfi_mos.predict --model $results/$grid --cell $cell my_audio/ --out preds.csv
   (the demo's models are tiny and random-init, trained on a synthetic corpus: a pipeline check, not a MOS predictor)
-  Run the real study on a cluster (see README, "Running the real study"):
+  Run the real study on a cluster (see README, "Running the study on a cluster"):
     bash quickstart.sh run replication.rehearse --json rehearsal.json     # price it first
     bash quickstart.sh run replication.run_all --cluster slurm --profile example --grid paper \\
         --data track3=/data/track3_obf,bvcc=/data/main,unlabelled=/data/ears

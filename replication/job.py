@@ -33,12 +33,15 @@ FAILED = "failed.json"
 
 class StageJob(submitit.helpers.Checkpointable):
     def __init__(self, stage: str, config: dict, run_dir: str, threads: int | None = None,
-                 limit_min: float | None = None):
+                 limit_min: float | None = None, execution: dict | None = None):
         self.stage = stage
         self.config = config
         self.run_dir = str(run_dir)
         self.threads = threads
         self.limit_min = limit_min  # the job's time limit (None: none), to tell a timeout from a preemption
+        # how the stage runs (sfi_mos.train.execution.Execution fields: micro-batch, memory budget);
+        # not part of the config, so not of the run id
+        self.execution = dict(execution or {})
         self._start = 0.0
 
     def __repr__(self) -> str:  # shows up in submitit logs

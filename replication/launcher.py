@@ -38,8 +38,9 @@ Report = Callable[[dict[str, str]], None]
 LOCAL_TIMEOUT_MIN = 30 * 24 * 60
 
 
-def stage_job(node: Node, grid_dir: Path, threads: int | None, limit_min: float | None = None) -> StageJob:
-    return StageJob(node.stage, to_dict(node.config), str(grid_dir / node.rel), threads, limit_min)
+def stage_job(node: Node, grid_dir: Path, threads: int | None, limit_min: float | None = None,
+              execution: dict | None = None) -> StageJob:
+    return StageJob(node.stage, to_dict(node.config), str(grid_dir / node.rel), threads, limit_min, execution)
 
 
 def _entry(job: Any, node: Node, cluster: str) -> dict[str, Any]:

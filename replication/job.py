@@ -24,11 +24,14 @@ from sfi_mos.atomic import write_json
 from sfi_mos.config import from_dict
 from sfi_mos.rundir import DONE, is_done
 from sfi_mos.train import STAGES
+from sfi_mos.train.execution import Execution
 
 from . import attempts, registry
 from .lock import run_lock
 
 FAILED = "failed.json"
+# stages that split a step over several processes (sfi_mos.train.ddp); any other runs in one
+DATA_PARALLEL = ("distill", "pretrain", "finetune")
 
 
 class StageJob(submitit.helpers.Checkpointable):
@@ -55,29 +58,64 @@ class StageJob(submitit.helpers.Checkpointable):
             self.threads = int(os.environ["SLURM_CPUS_PER_TASK"])  # the CPUs Slurm gave this job
         if self.threads:
             os.environ.setdefault("OMP_NUM_THREADS", str(self.threads))
-        lock = run_lock(run_dir)
-        lock.acquire()  # a second submission of the same run waits here, then finds it done
+        rank, world = _task()
+        if world == 1:
+            return self._run(run_dir)
+        if self.stage not in DATA_PARALLEL:  # one process does it; the job's other tasks end at once
+            return self._run(run_dir) if rank == 0 else {"run_dir": self.run_dir, "executed": False}
+        return self._run_distributed(run_dir)
+
+    def _run_distributed(self, run_dir: Path) -> dict[str, Any]:
+        """One of the job's tasks (one per GPU): a ``torch.distributed`` rank, set up by submitit from
+        Slurm's variables; rank 0 holds the run lock and records the attempt."""
+        import datetime as dt  # stdlib, with the torch imports below
+
+        import torch  # lazy: run_all imports this module and must not import torch
+        import torch.distributed as dist  # as above
+
+        submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=torch.cuda.is_available())
+        # rank 0 validates between epochs while the others wait in a collective: a generous timeout
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", timeout=dt.timedelta(hours=2))
         try:
-            if is_done(run_dir):
+            def agree(done):
+                box = [done]
+                dist.broadcast_object_list(box, src=0)
+                return box[0]
+
+            return self._run(run_dir, dist.get_rank(), agree)
+        finally:
+            dist.destroy_process_group()
+
+    def _run(self, run_dir: Path, rank: int = 0, agree=lambda done: done) -> dict[str, Any]:
+        main = rank == 0
+        lock = run_lock(run_dir) if main else None
+        if lock:
+            lock.acquire()  # a second submission of the same run waits here, then finds it done
+        try:
+            if agree(is_done(run_dir) if main else None):
                 return {"run_dir": self.run_dir, "executed": False}
-            self._start = time.monotonic()
-            attempts.begin(run_dir, self.limit_min, _job_id())
-            (run_dir / FAILED).unlink(missing_ok=True)
+            if main:
+                self._start = time.monotonic()
+                attempts.begin(run_dir, self.limit_min, _job_id())
+                (run_dir / FAILED).unlink(missing_ok=True)
             cfg = from_dict(STAGES[self.stage][0], self.config)
             fn = registry.load(registry.stage_path(self.stage))
             if self.threads and "torch" in sys.modules:
                 sys.modules["torch"].set_num_threads(self.threads)
-            fn(cfg, run_dir)
-            if not is_done(run_dir):
-                raise RuntimeError(f"stage {self.stage} returned without writing {DONE} in {run_dir}")
-            attempts.end(run_dir, "done")
+            fn(cfg, run_dir, **({"execution": Execution(**self.execution)} if self.execution else {}))
+            if main:
+                if not is_done(run_dir):
+                    raise RuntimeError(f"stage {self.stage} returned without writing {DONE} in {run_dir}")
+                attempts.end(run_dir, "done")
             return {"run_dir": self.run_dir, "executed": True}
         except Exception as e:
-            write_json(run_dir / FAILED, failure_record(self.stage, e))
-            attempts.end(run_dir, "failed")
+            if main:
+                write_json(run_dir / FAILED, failure_record(self.stage, e))
+                attempts.end(run_dir, "failed")
             raise
         finally:
-            lock.release()
+            if lock:
+                lock.release()
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
         """Called by submitit on USR2 (time limit or preemption), just before it requeues this job."""
@@ -85,6 +123,15 @@ class StageJob(submitit.helpers.Checkpointable):
         attempts.end(self.run_dir, "timeout" if attempts.timed_out(elapsed, self.limit_min) else "preempted")
         self._start = 0.0
         return super().checkpoint(*args, **kwargs)
+
+
+def _task() -> tuple[int, int]:
+    """(this task's rank, tasks in the job): (0, 1) outside a submitit job."""
+    try:
+        env = submitit.JobEnvironment()
+        return env.global_rank, env.num_tasks
+    except Exception:  # not inside a submitit job (stage run by hand)
+        return 0, 1
 
 
 def _job_id() -> str | None:

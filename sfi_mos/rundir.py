@@ -84,12 +84,17 @@ def environment() -> dict[str, Any]:
     return info
 
 
-def start(run_dir: str | os.PathLike, cfg: Any) -> Path:
-    """Create the run dir and write its resolved config and environment."""
+def start(run_dir: str | os.PathLike, cfg: Any, execution: dict[str, Any] | None = None) -> Path:
+    """Create the run dir and write its resolved config and environment. ``execution``: how this
+    attempt runs (micro-batch, memory budget, data-parallel ranks), recorded in ``env.json`` only:
+    it is not part of the config, so not of the run id."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", to_dict(cfg))
-    write_json(run_dir / "env.json", environment())
+    env = environment()
+    if execution is not None:
+        env["execution"] = execution
+    write_json(run_dir / "env.json", env)
     return run_dir
 
 

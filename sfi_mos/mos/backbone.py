@@ -55,18 +55,27 @@ class Backbone(nn.Module):
     def native_rate(self) -> bool:
         return self.kind == "sfi"
 
-    def _prepare(self, wavs: list[torch.Tensor], sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def prepared_length(self, n: int, sample_rate: int) -> int:
+        """Samples the model sees for a clip of ``n`` samples (torchaudio's resampled length)."""
+        if self.native_rate or sample_rate == MODEL_RATE:
+            return n
+        return -(-n * MODEL_RATE // int(sample_rate))
+
+    def _prepare(self, wavs: list[torch.Tensor], sample_rate: int,
+                 pad_to: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if self.native_rate:
             self.model.set_sample_rate(int(sample_rate))
         elif sample_rate != MODEL_RATE:
             wavs = [torchaudio.functional.resample(w, int(sample_rate), MODEL_RATE) for w in wavs]
         lengths = torch.tensor([w.shape[-1] for w in wavs], dtype=torch.long, device=wavs[0].device)
         padded = torch.nn.utils.rnn.pad_sequence(list(wavs), batch_first=True)
+        if pad_to is not None and pad_to > padded.shape[1]:  # a micro-batch padded as its whole batch
+            padded = nn.functional.pad(padded, (0, pad_to - padded.shape[1]))
         return padded, lengths
 
-    def _forward_batch(self, wavs: list[torch.Tensor], sample_rate: int,
-                       unmasked: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        padded, lengths = self._prepare(wavs, sample_rate)
+    def _forward_batch(self, wavs: list[torch.Tensor], sample_rate: int, unmasked: bool = False,
+                       pad_to: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        padded, lengths = self._prepare(wavs, sample_rate, pad_to)
         # unmasked: the zero padding is part of every clip, as in a Hugging Face model given a padded
         # batch without an attention mask; every frame counts as valid
         hidden, frame_lengths = self.model(padded, None if unmasked else lengths)
@@ -76,19 +85,22 @@ class Backbone(nn.Module):
             feats, frame_lengths = self.featurizer(list(hidden), [frame_lengths] * len(hidden))
         return feats, frame_lengths.to(feats.device)
 
-    def forward(self, wavs: list[torch.Tensor], sample_rate: int, exact: bool = False, unmasked: bool = False):
+    def forward(self, wavs: list[torch.Tensor], sample_rate: int, exact: bool = False, unmasked: bool = False,
+                pad_to: int | None = None):
         """``exact``: if the backbone lets padding change valid frames (e.g. the group-norm front-end of
         base wav2vec 2.0/HuBERT normalises over time), run each clip alone so batch size never matters.
         ``unmasked``: pad the batch and treat the padding as signal (the authors' pooling; see
-        ``MOSTrainConfig.pooling``); frame lengths are then the padded length for every clip."""
+        ``MOSTrainConfig.pooling``); frame lengths are then the padded length for every clip.
+        ``pad_to``: pad to at least this many (prepared) samples, so a micro-batch sees the padding of
+        the batch it was cut from."""
         if unmasked:
-            return self._forward_batch(wavs, sample_rate, unmasked=True)
+            return self._forward_batch(wavs, sample_rate, unmasked=True, pad_to=pad_to)
         if len(wavs) > 1 and exact and not self.padding_safe(sample_rate):
             outs = [self._forward_batch([w], sample_rate) for w in wavs]
             n = max(o[0].shape[1] for o in outs)
             feats = torch.cat([nn.functional.pad(f, (0, 0, 0, n - f.shape[1])) for f, _ in outs])
             return feats, torch.cat([fl for _, fl in outs])
-        return self._forward_batch(wavs, sample_rate)
+        return self._forward_batch(wavs, sample_rate, pad_to=pad_to)
 
     @torch.no_grad()
     def padding_safe(self, sample_rate: int = MODEL_RATE) -> bool:

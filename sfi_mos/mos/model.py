@@ -19,10 +19,11 @@ class MOSModel(nn.Module):
         self.head = MOSHead(backbone.hidden_size, n_listeners, condition_sr=condition_sr)
 
     def forward(self, wavs: list[torch.Tensor], sample_rate: int, utt_index: torch.Tensor,
-                listener_ids: torch.Tensor, exact: bool = False, unmasked: bool = False) -> torch.Tensor:
+                listener_ids: torch.Tensor, exact: bool = False, unmasked: bool = False,
+                pad_to: int | None = None) -> torch.Tensor:
         """One normalised score per rating (R,). ``wavs`` are the batch's U utterances at one rate.
         ``unmasked``: padding is signal and the mean runs over every frame (``MOSTrainConfig.pooling``)."""
-        feats, frame_lengths = self.backbone(wavs, sample_rate, exact=exact, unmasked=unmasked)
+        feats, frame_lengths = self.backbone(wavs, sample_rate, exact=exact, unmasked=unmasked, pad_to=pad_to)
         return self.head(feats, frame_lengths, utt_index, listener_ids, sample_rate=sample_rate)
 
     def frame_means(self, wavs: list[torch.Tensor], sample_rate: int,

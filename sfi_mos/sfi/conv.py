@@ -41,6 +41,7 @@ mode (or any forward that needs gradients for the filters) always redesigns.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from fractions import Fraction
@@ -129,6 +130,7 @@ class SFIConv1d(nn.Module):
                                        naf_lowpass=naf_lowpass, mgf_convention=mgf_convention)
         self._fs = Fraction(self.ref_sample_rate)
         self._cache: dict = {}
+        self._shared: dict | None = None  # one_design(): the step's kernels, designed once
 
     @classmethod
     def from_spec(cls, spec, out_channels: int, kernel_size: int, stride: int,
@@ -205,6 +207,11 @@ class SFIConv1d(nn.Module):
 
     def _kernels(self, plan: Plan) -> torch.Tensor:
         needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())
+        if self._shared is not None and needs_grad:
+            if plan not in self._shared:
+                w = self._design(plan)
+                self._shared[plan] = (w, w.detach().requires_grad_())
+            return self._shared[plan][1]
         if self.training or needs_grad:
             return self._design(plan)
         key = self._version_key()
@@ -223,6 +230,21 @@ class SFIConv1d(nn.Module):
 
     def clear_cache(self) -> None:
         self._cache.clear()
+
+    @contextlib.contextmanager
+    def one_design(self):
+        """Within the block, every forward of a plan uses one designed kernel (the forward and backward
+        passes of one step's micro-batches); on leaving it, their summed kernel gradient flows back
+        through the design once. So a split step designs once, as the unsplit step does, instead of
+        once per piece, and its filter gradients do not pick up a design backward's rounding per piece."""
+        self._shared = {}
+        try:
+            yield self
+            pending = [(w, leaf.grad) for w, leaf in self._shared.values() if leaf.grad is not None]
+            if pending:
+                torch.autograd.backward([w for w, _ in pending], [g for _, g in pending])
+        finally:
+            self._shared = None
 
     def _apply(self, fn, *args, **kwargs):  # .to()/.cuda() move parameters: drop stale kernels
         self._cache.clear()
@@ -267,3 +289,13 @@ class SFIConv1d(nn.Module):
                 f"filter={self.filter_kind}, design={self.design}, "
                 f"stride_policy={self.stride_policy}, n_freq={self.n_freq}"
                 + (f", mgf_convention={self.mgf_convention}" if self.mgf_convention != "suite" else ""))
+
+
+@contextlib.contextmanager
+def one_design(module: nn.Module):
+    """``SFIConv1d.one_design`` on every SFI layer in ``module`` (a no-op without one)."""
+    with contextlib.ExitStack() as stack:
+        for m in module.modules():
+            if isinstance(m, SFIConv1d):
+                stack.enter_context(m.one_design())
+        yield module

@@ -30,9 +30,13 @@ from .. import rundir
 from ..atomic import torch_save, write_csv, write_json
 from ..data import UnlabelledAudio
 from ..errors import InputError
-from ..ssl import SFIStudent, load_teacher
-from .configs import DistillConfig, TeacherSpec
+from ..config import to_dict
 from ..jsonio import read_json
+from ..sfi import one_design
+from ..ssl import SFIStudent, load_teacher
+from . import ddp
+from .configs import DistillConfig, TeacherSpec
+from .execution import Execution, step_work
 
 NO_DISTILL_STEPS = 0  # DistillConfig(steps=0): the "without distillation" control
 TEACHER_RATE = 16000
@@ -91,13 +95,20 @@ def _common(s_hidden, s_frames, t_hidden, t_frames):
     return n, mask
 
 
-def distill_loss(s_hidden, s_frames, t_hidden, t_frames) -> torch.Tensor:
-    """MSE averaged over layers, valid common frames and dimensions (plain MSE when unpadded)."""
+def distill_sums(s_hidden, s_frames, t_hidden, t_frames) -> tuple[torch.Tensor, torch.Tensor]:
+    """(squared error summed over layers and valid common frames, averaged over dimensions; the number
+    of valid common frames): the parts a loss split over micro-batches and ranks is normalised from."""
     if len(s_hidden) != len(t_hidden):
         raise InputError("student/teacher", f"{len(s_hidden)} vs {len(t_hidden)} hidden states")
     n, mask = _common(s_hidden, s_frames, t_hidden, t_frames)
     total = sum((((s[:, :n] - t[:, :n]) ** 2).mean(-1) * mask).sum() for s, t in zip(s_hidden, t_hidden))
-    return total / (mask.sum().clamp(min=1.0) * len(s_hidden))
+    return total, mask.sum()
+
+
+def distill_loss(s_hidden, s_frames, t_hidden, t_frames) -> torch.Tensor:
+    """MSE averaged over layers, valid common frames and dimensions (plain MSE when unpadded)."""
+    total, frames = distill_sums(s_hidden, s_frames, t_hidden, t_frames)
+    return total / (frames.clamp(min=1.0) * len(s_hidden))
 
 
 def cosine_agreement(s_hidden, s_frames, t_hidden, t_frames) -> float:
@@ -200,13 +211,48 @@ def _check(cfg: DistillConfig) -> None:
         raise InputError("rates", f"sampling rates must be >= 4000 Hz, got {list(cfg.rates)}")
 
 
-def run(cfg: DistillConfig, run_dir) -> dict:
-    """Run (or resume) the distillation stage in ``run_dir``; returns the metrics."""
+def train_step(student, teacher, batch: dict, work: list[tuple[int, int, int]], params) -> float:
+    """Forward and backward passes of one step, this rank's share of ``work`` (clip ranges of the
+    batch); leaves the step's gradient in ``params``, normalised over the whole step on every rank;
+    returns the step's loss. One piece in one process is the plain loss, bit for bit as ever."""
+    mine = ddp.share(work)
+    if len(work) == 1 and ddp.world() == 1:
+        with torch.no_grad():
+            t_h, t_n = teacher(batch["t_wavs"], batch["t_len"])
+        s_h, s_n = student(batch["s_wavs"], batch["s_len"])
+        loss = distill_loss(s_h, s_n, t_h, t_n)
+        loss.backward()
+        return loss.detach().item()
+    total, frames, layers = 0.0, 0.0, student.num_layers
+    with one_design(student):  # the SFI kernels designed once for the step, as unsplit
+        for _, a, b in mine:  # rows of the padded batch: every piece keeps the batch's padding
+            with torch.no_grad():
+                t_h, t_n = teacher(batch["t_wavs"][a:b], batch["t_len"][a:b])
+            s_h, s_n = student(batch["s_wavs"][a:b], batch["s_len"][a:b])
+            part, n = distill_sums(s_h, s_n, t_h, t_n)
+            part.backward()  # unnormalised: the step's frame count is known once every piece has run
+            total, frames = total + part.detach().item(), frames + n.item()
+    total, frames = ddp.sum_gradients(params, [total, frames])
+    denom = max(frames, 1.0) * layers
+    for p in params:
+        if p.grad is not None:
+            p.grad.div_(denom)
+    return total / denom
+
+
+def run(cfg: DistillConfig, run_dir, execution: Execution | None = None) -> dict:
+    """Run (or resume) the distillation stage in ``run_dir``; returns the metrics. ``execution``:
+    micro-batches (``sfi_mos.train.execution``); in a ``torch.distributed`` process group each step's
+    clips are split over the ranks (``ddp``) and rank 0 writes."""
     _check(cfg)
+    ex = execution or Execution()
+    main = ddp.is_main()
     run_dir = Path(run_dir)
     if rundir.is_done(run_dir) and (run_dir / "metrics.json").exists():
         return read_json(run_dir / "metrics.json")
-    rundir.start(run_dir, cfg)
+    if main:
+        rundir.start(run_dir, cfg, {**to_dict(ex), "world_size": ddp.world()})
+    ddp.barrier()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     teacher = load_teacher(_resolve(cfg.teacher, run_dir)).to(device)
     base = student_base(cfg, teacher, run_dir).to(device)
@@ -222,8 +268,9 @@ def run(cfg: DistillConfig, run_dir) -> dict:
             copy_encoder(student, teacher)
         # the initial SFI layer alone (its analog filters, ~1 MB for the paper model): the front-end
         # diagnostics (sfi_mos.probe.frontend) compare it with the layer after each training stage
-        torch_save(run_dir / SFI_INIT, student.sfi.export())
-        before = evaluate(student, teacher, eval_clips, eval_rates, device)
+        if main:
+            torch_save(run_dir / SFI_INIT, student.sfi.export())
+        before = evaluate(student, teacher, eval_clips, eval_rates, device) if main else {}
         step, log = 0, []
     else:
         student = SFIStudent(base.arch, cfg.sfi).to(device)
@@ -231,35 +278,37 @@ def run(cfg: DistillConfig, run_dir) -> dict:
         student.info = dict(ckpt["info"])
         before, step, log = ckpt["before"], int(ckpt["step"]), list(ckpt["log"])
 
-    opt = torch.optim.RAdam(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                            decoupled_weight_decay=True)
+    ddp.broadcast_module(student)
+    params = list(student.parameters())
+    opt = torch.optim.RAdam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, decoupled_weight_decay=True)
     if ckpt is None:
         _seed_all(cfg.seed)
+        ddp.seed_rank(cfg.seed)
     else:
         opt.load_state_dict(ckpt["optimizer"])
-        _set_rng_state(ckpt["rng"])
+        saved = ckpt["rng"]  # one process: a dict; several: a list by rank
+        _set_rng_state(saved[min(ddp.rank(), len(saved) - 1)] if isinstance(saved, list) else saved)
 
     def save_ckpt(at: int) -> None:
-        torch_save(ckpt_path, {"step": at, "student": student.state_dict(), "optimizer": opt.state_dict(),
-                               "rng": _rng_state(), "log": log, "before": before, "info": student.info})
-        write_csv(run_dir / "log.csv", _log_frame(log))
+        rngs = ddp.gather(_rng_state())  # every rank: a collective
+        if main:
+            torch_save(ckpt_path, {"step": at, "student": student.state_dict(), "optimizer": opt.state_dict(),
+                                   "rng": rngs[0] if len(rngs) == 1 else rngs, "log": log, "before": before,
+                                   "info": student.info})
+            write_csv(run_dir / "log.csv", _log_frame(log))
 
     student.set_regularisation(cfg.ssl_train)
     student.train()
     teacher.eval()
-    bar = tqdm(total=cfg.steps, initial=step, desc=f"distill {run_dir.name}", dynamic_ncols=True)
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"distill {run_dir.name}", dynamic_ncols=True, disable=not main)
     while step < cfg.steps:
         fs, items = batch_plan(cfg.seed, step, len(train_set), cfg.batch_size, tuple(cfg.rates))
+        # the whole step's audio (MBs) on the device; micro-batches and ranks take rows of it
         batch = make_batch([train_set.crop(i, epoch) for i, epoch in items], fs, device)
-        with torch.no_grad():
-            t_h, t_n = teacher(batch["t_wavs"], batch["t_len"])
         student.set_sample_rate(fs)
-        s_h, s_n = student(batch["s_wavs"], batch["s_len"])
-        loss = distill_loss(s_h, s_n, t_h, t_n)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        value = train_step(student, teacher, batch, step_work([len(items)], ex.micro_batch, ddp.world()), params)
         opt.step()
-        value = loss.detach().item()
         log.append({"step": step, "sample_rate": fs, "loss": value})
         step += 1
         bar.update(1)
@@ -268,6 +317,9 @@ def run(cfg: DistillConfig, run_dir) -> dict:
             save_ckpt(step)
     bar.close()
 
+    if not main:  # rank 0 evaluates and writes; the others wait so the job ends with them
+        ddp.barrier()
+        return {}
     after = evaluate(student, teacher, eval_clips, eval_rates, device) if cfg.steps > 0 else before
     student.set_sample_rate(TEACHER_RATE)
     student.cpu().save(run_dir / "student.pt")
@@ -276,6 +328,7 @@ def run(cfg: DistillConfig, run_dir) -> dict:
     if cfg.steps == 0:
         write_csv(run_dir / "log.csv", _log_frame(log))
     rundir.finish(run_dir, {"steps": cfg.steps})
+    ddp.barrier()
     return metrics
 
 

@@ -31,3 +31,17 @@ def chunks(n: int, size: int | None) -> list[tuple[int, int]]:
     """``[(start, end)]`` covering ``range(n)`` in pieces of at most ``size`` (one piece when None)."""
     step = n if not size else size
     return [(i, min(i + step, n)) for i in range(0, n, max(step, 1))]
+
+
+def step_work(sizes: list[int], micro_batch: int | None, n_ranks: int = 1) -> list[tuple[int, int, int]]:
+    """The forward passes of one optimiser step as ``(pass, start, end)`` chunks of its clips: at most
+    ``micro_batch`` clips each, and small enough that ``n_ranks`` data-parallel ranks all get one when
+    the step has that many clips (a step of two passes over four ranks splits each pass in two)."""
+    split = -(-n_ranks // max(len(sizes), 1))  # pieces per pass so that every rank has work
+    out = []
+    for i, n in enumerate(sizes):
+        size = -(-n // split) if split > 1 else n
+        if micro_batch:
+            size = min(size, micro_batch)
+        out += [(i, a, b) for a, b in chunks(n, size)]
+    return out

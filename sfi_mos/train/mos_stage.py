@@ -38,7 +38,11 @@ from ..mos.data import (Utterance, epoch_batches, group_ratings, make_batch, rat
                         uniform_epoch_steps)
 from ..mos.head import to_mos
 from ..mos.model import MOSModel
+from ..sfi import one_design
+from ..config import to_dict
+from . import ddp
 from .configs import MOSTrainConfig
+from .execution import Execution, step_work
 from .folds import assign_folds, save_folds
 
 VAL_BATCH = 8
@@ -190,8 +194,18 @@ def _set_rng_state(st: dict) -> None:
 
 
 def _save_last(path: Path, model, opt, state: dict) -> None:
-    torch_save(path, {"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": _rng_state(),
-                      "state": state})
+    """Rank 0 writes; with several ranks every rank's RNG state goes in (a list in rank order), so each
+    resumes its own dropout stream. Called by every rank (the states are gathered)."""
+    rngs = ddp.gather(_rng_state())
+    if ddp.is_main():
+        torch_save(path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                          "rng": rngs[0] if len(rngs) == 1 else rngs, "state": state})
+
+
+def _own_rng(saved):
+    """This rank's RNG state from a checkpoint (one process: a dict; several: a list by rank). Resumed
+    on another number of ranks, the ranks beyond the saved ones take the last saved state."""
+    return saved[min(ddp.rank(), len(saved) - 1)] if isinstance(saved, list) else saved
 
 
 def _check(cfg: MOSTrainConfig) -> None:
@@ -200,9 +214,61 @@ def _check(cfg: MOSTrainConfig) -> None:
         raise InputError("max_seconds", f"crop of {cfg.max_seconds} s is shorter than the receptive field")
 
 
-def run(cfg: MOSTrainConfig, run_dir) -> dict:
+def _chunk(batch: dict, a: int, b: int, device) -> dict:
+    """Clips ``a:b`` of a batch with their ratings, on ``device``."""
+    keep = (batch["utt_index"] >= a) & (batch["utt_index"] < b)
+    return {"wavs": [w.to(device) for w in batch["wavs"][a:b]], "sample_rate": batch["sample_rate"],
+            "utt_index": (batch["utt_index"][keep] - a).to(device),
+            "listener_ids": batch["listener_ids"][keep].to(device), "targets": batch["targets"][keep].to(device)}
+
+
+def step_gradients(model: MOSModel, params: list, units: list[Utterance], batches: list[list[int]],
+                   step_ratings: int, cfg: MOSTrainConfig, ex: Execution, epoch: int, cache: dict | None,
+                   device) -> float:
+    """Forward and backward passes of one optimiser step (``batches``: its batches of ``units``), this
+    rank's share of them in micro-batches of at most ``ex.micro_batch`` clips; leaves the step's
+    gradient, summed over the ranks, in ``params`` and returns the step's loss. Every piece is padded as
+    its whole batch and its loss is divided by the step's rating count, so the sum over pieces is the
+    unsplit step's gradient."""
+    mine = ddp.share(step_work([len(idx) for idx in batches], ex.micro_batch, ddp.world()))
+    with one_design(model) if len(mine) > 1 else contextlib.nullcontext():
+        sq_sum = _pieces(model, units, batches, mine, step_ratings, cfg, epoch, cache, device)
+    return ddp.sum_gradients(params, [sq_sum])[0] / step_ratings
+
+
+def _pieces(model, units, batches, mine, step_ratings, cfg, epoch, cache, device) -> float:
+    """Forward and backward of each ``(batch, start, end)`` piece; the summed squared error."""
+    cpu = torch.device("cpu")
+    made: dict[int, dict] = {}
+    sq_sum = 0.0
+    for i, a, b in mine:
+        if i not in made:  # the whole batch, on the CPU (its audio is small): its pieces are cut from it
+            made = {i: make_batch(units, batches[i], cpu, max_seconds=cfg.max_seconds, seed=cfg.seed,
+                                  epoch=epoch, audio_cache=cache)}
+        whole = made[i]
+        pad_to = max(model.backbone.prepared_length(w.shape[-1], whole["sample_rate"]) for w in whole["wavs"])
+        mb = _chunk(whole, a, b, device)
+        with autocast(cfg, device):
+            pred = model(mb["wavs"], mb["sample_rate"], mb["utt_index"], mb["listener_ids"],
+                         unmasked=cfg.pooling == "all_frames", pad_to=pad_to)
+        sq = (pred.float() - mb["targets"]) ** 2
+        (sq.sum() / step_ratings).backward()
+        sq_sum += float(sq.detach().sum())
+    return sq_sum
+
+
+def execution_record(ex: Execution) -> dict:
+    return {**to_dict(ex), "world_size": ddp.world()}
+
+
+def run(cfg: MOSTrainConfig, run_dir, execution: Execution | None = None) -> dict:
+    """Train (or resume) in ``run_dir``. ``execution``: micro-batches (``sfi_mos.train.execution``); in
+    a ``torch.distributed`` process group the step's clips are split over the ranks (``ddp``)."""
     _check(cfg)
-    run_dir = rundir.start(run_dir, cfg)
+    ex = execution or Execution()
+    main = ddp.is_main()
+    run_dir = rundir.start(run_dir, cfg, execution_record(ex)) if main else Path(run_dir)
+    ddp.barrier()
     device = device_for()
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -210,16 +276,19 @@ def run(cfg: MOSTrainConfig, run_dir) -> dict:
 
     reader_args = {"qualify_listeners": cfg.listener_ids == "per_test"} if cfg.data.kind == "track3" else {}
     corpus = read_corpus(cfg.data.kind, rundir.resolve_path(cfg.data.root, run_dir), **reader_args)
-    train_items, val_items = split_items(cfg, corpus.ratings, run_dir)
+    train_items, val_items = split_items(cfg, corpus.ratings, run_dir if main else None)
     n_listeners = int(max(corpus.listeners.values())) + 1
-    write_json(run_dir / "listeners.json", {str(k): int(v) for k, v in sorted(corpus.listeners.items())})
+    if main:
+        write_json(run_dir / "listeners.json", {str(k): int(v) for k, v in sorted(corpus.listeners.items())})
     train_listeners = sorted({lid for u in train_items for lid in u.listener_ids})
 
     model, init_info = build_model(cfg, run_dir, n_listeners)
     model.backbone.model.set_regularisation(cfg.ssl_train)
     model.to(device)
+    ddp.broadcast_module(model)
     units = batch_units(cfg, train_items)
-    opt = schedulefree.RAdamScheduleFree(model.parameters(), lr=cfg.lr)
+    params = list(model.parameters())
+    opt = schedulefree.RAdamScheduleFree(params, lr=cfg.lr)
     state = {"epoch": 0, "batch": 0, "step": 0, "best_loss": math.inf, "best_epoch": -1, "history": [],
              "best_preds": None}
     last = run_dir / "ckpt" / "last.pt"
@@ -227,9 +296,11 @@ def run(cfg: MOSTrainConfig, run_dir) -> dict:
         blob = torch.load(last, map_location=device, weights_only=False)
         model.load_state_dict(blob["model"])
         opt.load_state_dict(blob["optimizer"])
-        _set_rng_state(blob["rng"])
+        _set_rng_state(_own_rng(blob["rng"]))
         state = blob["state"]
         state.setdefault("resumes", []).append({k: state[k] for k in ("epoch", "batch", "step")})
+    else:
+        ddp.seed_rank(cfg.seed)
     cache: dict = {}
 
     capped = lambda: cfg.max_steps > 0 and state["step"] >= cfg.max_steps  # noqa: E731
@@ -239,44 +310,39 @@ def run(cfg: MOSTrainConfig, run_dir) -> dict:
         model.train()
         opt.train()
         batches = epoch_batches(units, cfg.batch_size, cfg.seed, epoch, by_ratings=True)
-        # the loss of a step is the mean over all its ratings, however they are split into batches
-        step_of = {b: g for g in step_groups(units, batches, cfg.batch_size * cfg.grad_accum)
-                   for b in range(g[0], g[1])}
-        bar = tqdm(range(state["batch"], len(batches)), desc=f"{cfg.stage} epoch {epoch}", leave=False,
-                   initial=state["batch"], total=len(batches))
-        for bi in bar:
-            _, group_end, step_ratings = step_of[bi]
-            b = make_batch(units, batches[bi], device, max_seconds=cfg.max_seconds, seed=cfg.seed,
-                           epoch=epoch, audio_cache=cache)
-            with autocast(cfg, device):
-                pred = model(b["wavs"], b["sample_rate"], b["utt_index"], b["listener_ids"],
-                             unmasked=cfg.pooling == "all_frames")
-            sq = (pred.float() - b["targets"]) ** 2
-            (sq.sum() / step_ratings).backward()
-            bar.set_postfix(loss=f"{sq.mean().item():.4f}")
-            if bi + 1 == group_end:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-                state["step"] += 1
-                if cfg.ckpt_every and state["step"] % cfg.ckpt_every == 0 and bi + 1 < len(batches):
-                    state["batch"] = bi + 1
-                    _save_last(last, model, opt, state)
-                if capped():
-                    break
+        # the loss of a step is the mean over all its ratings, however they are split into batches,
+        # micro-batches and ranks
+        groups = [g for g in step_groups(units, batches, cfg.batch_size * cfg.grad_accum) if g[0] >= state["batch"]]
+        bar = tqdm(groups, desc=f"{cfg.stage} epoch {epoch}", leave=False, disable=not main)
+        for g0, g1, step_ratings in bar:
+            loss = step_gradients(model, params, units, batches[g0:g1], step_ratings, cfg, ex, epoch, cache, device)
+            bar.set_postfix(loss=f"{loss:.4f}")
+            torch.nn.utils.clip_grad_norm_(params, cfg.clip)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            state["step"] += 1
+            if cfg.ckpt_every and state["step"] % cfg.ckpt_every == 0 and g1 < len(batches):
+                state["batch"] = g1
+                _save_last(last, model, opt, state)
+            if capped():
+                break
         opt.eval()  # schedule-free: evaluate (and keep) the averaged weights
-        val_loss, preds = validate(model, val_items, train_listeners, device, cfg)
-        m = score(preds)
-        state["history"].append({"epoch": epoch, "step": state["step"], "val_loss": val_loss,
-                                 "val_sys_srcc": m["sys"]["SRCC"], "val_utt_lcc": m["utt"]["LCC"]})
-        tqdm.write(f"{cfg.stage} epoch {epoch}: val_loss {val_loss:.4f} sys-SRCC {m['sys']['SRCC']:.3f}")
-        if val_loss < state["best_loss"]:
-            state.update(best_loss=val_loss, best_epoch=epoch, best_preds=preds.to_dict("list"))
-            save_model(run_dir / BEST, model, train_listeners=train_listeners, epoch=epoch, val_loss=val_loss,
-                       stage=cfg.stage)
+        if main:
+            val_loss, preds = validate(model, val_items, train_listeners, device, cfg)
+            m = score(preds)
+            state["history"].append({"epoch": epoch, "step": state["step"], "val_loss": val_loss,
+                                     "val_sys_srcc": m["sys"]["SRCC"], "val_utt_lcc": m["utt"]["LCC"]})
+            tqdm.write(f"{cfg.stage} epoch {epoch}: val_loss {val_loss:.4f} sys-SRCC {m['sys']['SRCC']:.3f}")
+            if val_loss < state["best_loss"]:
+                state.update(best_loss=val_loss, best_epoch=epoch, best_preds=preds.to_dict("list"))
+                save_model(run_dir / BEST, model, train_listeners=train_listeners, epoch=epoch,
+                           val_loss=val_loss, stage=cfg.stage)
         state.update(epoch=epoch + 1, batch=0)
         _save_last(last, model, opt, state)
 
+    if not main:  # rank 0 writes the results; the others wait so the job ends with them
+        ddp.barrier()
+        return {}
     if state["best_preds"] is None:
         raise InputError("max_epochs", "no epoch was trained, so there is no best checkpoint")
     preds = pd.DataFrame(state["best_preds"])[PRED_COLUMNS]
@@ -290,4 +356,5 @@ def run(cfg: MOSTrainConfig, run_dir) -> dict:
     save_json(run_dir / "metrics.json", metrics)  # NaN (e.g. SRCC of a constant) becomes null
     rundir.finish(run_dir, to_jsonable({"best_epoch": state["best_epoch"], "best_val_loss": state["best_loss"],
                                         "val_sys_srcc": metrics["val"]["sys"]["SRCC"]}))
+    ddp.barrier()
     return metrics

@@ -69,7 +69,7 @@ def test_every_factor_changes_only_its_own_stage_configs():
         "ssl_train": {"ssl_train"}, "batching": {"batching"}, "pooling": {"pooling"},
         "listener_ids": {"listener_ids"}, "init_listeners": {"init_listeners"}, "input_norm": {"input_norm"},
         "wavlm_baseline": {"backbone.teacher.name"}, "pretrain_stop": {"max_epochs"},
-        "sr_pretrain": {"backbone.kind"},
+        "sr_pretrain": {"backbone.kind"}, "precision": {"precision"},
     }
     ins = inputs()
 
@@ -203,7 +203,7 @@ def test_paper_dry_run_counts_equal_unique_stage_configs(tmp_path, capsys):
     # plus the grid's one peers run (third-party predictors; not part of any cell)
     assert printed["peers"] == (1, 1)
     assert printed["all"][0] == sum(expected.values()) + 1
-    assert sum(expected.values()) == 395  # 359 training/scoring runs + a probe per cell (36)
+    assert sum(expected.values()) == 407  # 370 training/scoring runs + a probe per cell (37)
     assert not (tmp_path / "res" / "paper" / "manifest.json").exists()  # a dry run submits nothing
     # the cells are listed with what they are: the replication and one ablation per factor
     assert re.search(r"^  authors-hubert-s0\s+replication \(the authors' recipe\)$", out, re.M)

@@ -145,7 +145,7 @@ def test_shared_stages_are_deduplicated():
     assert len(d) == 1 and grouped.name in d[0].cells and phase.name not in d[0].cells
     p = [n for n in by["pretrain"] if authors.name in n.cells]
     assert len(p) == 1 and grouped.name not in p[0].cells
-    assert len(by["distill"]) == 3  # authors (+ grouped), phase geometry, suite
+    assert len(by["distill"]) == 4  # authors (+ grouped), phase geometry, suite, bf16 (precision trains it too)
     # the predict config records its cell for paper/
     pred = [n for n in by["predict"] if n.cells == [authors.name]][0]
     assert pred.config.cell["name"] == authors.name and pred.config.cell["deviations"] == {}
@@ -249,7 +249,7 @@ def test_only_selects_cells_by_glob():
     grid = grid_mod.get("default")
     assert {c.variant for c in grid.select("*resample*").cells} == {"resample"}
     assert len(grid.select("authors-hubert-s0,suite-*").cells) == 2
-    assert len(grid.select("authors-hubert*").cells) == 3  # the replication and its two ablations
+    assert len(grid.select("authors-hubert*").cells) == 4  # the replication and its three ablations
     with pytest.raises(InputError, match="matches no cell"):
         grid.select("nothing-*")
 

@@ -126,6 +126,10 @@ FACTORS: tuple[Factor, ...] = (
            "the plain BVCC pre-training run, fine-tuned with a fresh SR embedding",
            "configs/mos/finetune_condition_sr/finetune_*.yaml pretrained_model_path; ssl_mos.py l.57-63",
            "its own SR-conditioned pre-training", ("resample_sr",), ("resample_sr", "hubert", False, True)),
+    Factor("precision", "training precision",
+           "fp32 (Lightning's 32-bit default)", "msr-utmos configs/**/*.yaml trainer.precision: null",
+           "fp32, as the authors': the suite has no GPU measurement that would justify changing its own "
+           "system (ablated: bf16 autocast, SFI filter design kept in fp32)", ALL, HOST, alternative="bf16"),
 )
 
 BY_NAME = {f.name: f for f in FACTORS}

@@ -11,8 +11,8 @@ import typing
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
-from sfi_mos.config import validate
-from sfi_mos.specs import Hz, NafLowpass, NafNorm, StridePolicy, TeacherSpec
+from sfi_mos.config import added, validate
+from sfi_mos.specs import Hz, NafLowpass, NafNorm, Precision, StridePolicy, TeacherSpec
 from sfi_mos.train.configs import DistillConfig, MOSTrainConfig, SFISpec
 
 
@@ -47,6 +47,9 @@ class Recipe:
     pretrain_stop: Literal["uncapped", "capped"] = "uncapped"
     # resample_sr cells: plain (the shared pre-training) | conditioned (own SR-embedding pre-training)
     sr_pretrain: Literal["plain", "conditioned"] = "plain"
+    # DistillConfig/MOSTrainConfig.precision; added after cell descriptions were published (at fp32 they
+    # read as before)
+    precision: Precision = added("fp32", since="0.3.0")
 
     def __post_init__(self) -> None:
         validate(self)
@@ -81,12 +84,14 @@ def sfi_spec(base: SFISpec, recipe: Recipe) -> SFISpec:
 
 def distill_config(base: DistillConfig, recipe: Recipe, teacher: TeacherSpec, student: TeacherSpec,
                    distill: bool) -> DistillConfig:
-    """``student``: the HuBERT upstream the authors' one student class comes from."""
+    """``student``: the HuBERT upstream the authors' one student class comes from. ``precision`` only
+    where there is a training loop for it to change (not in the 0-step no-distillation control)."""
     steps = base.steps if distill else 0
     own = recipe.student == "teacher" or student == teacher or (not distill and recipe.nokd_init == "full")
     return replace(base, teacher=teacher, sfi=sfi_spec(base.sfi, recipe), steps=steps,
                    student=None if own else student, ssl_train=recipe.ssl_train,
-                   nokd_init=recipe.nokd_init if not distill else base.nokd_init)
+                   nokd_init=recipe.nokd_init if not distill else base.nokd_init,
+                   precision=recipe.precision if distill else base.precision)
 
 
 def mos_config(base: MOSTrainConfig, recipe: Recipe, variant: str, uncapped_epochs: int,
@@ -98,6 +103,7 @@ def mos_config(base: MOSTrainConfig, recipe: Recipe, variant: str, uncapped_epoc
     pre-training may run (``UNCAPPED_EPOCHS`` in the paper grid; embedded grids cap it to their budget)."""
     finetune = base.stage == "finetune"
     cfg = replace(base, batching=recipe.batching, pooling=recipe.pooling, ssl_train=recipe.ssl_train,
+                  precision=recipe.precision,
                   listener_ids=recipe.listener_ids if finetune else base.listener_ids,
                   init_listeners=recipe.init_listeners if has_init else base.init_listeners,
                   input_norm=recipe.input_norm if variant != "sfi" else base.input_norm)

@@ -6,6 +6,12 @@ leaves such a field out while it holds that neutral default, so every existing r
 only runs that set the new field to something else are new. Fields that only label a run
 (``label``) are never hashed. The full form (``to_dict``) keeps every field: it is what
 ``config.json`` records.
+
+A field taken out of a config class after its ids were published is *retired*: the class lists it in
+``RETIRED`` (name -> ``Retired``: the value every published id hashed, and what replaced it).
+``identity_dict`` adds it back at that value, so no id moves; ``from_dict`` ignores it in an old
+``config.json`` at that value and, for any other value, names the field that replaced it. ``to_dict``
+no longer writes it.
 """
 from __future__ import annotations
 
@@ -22,6 +28,34 @@ from .errors import InputError
 T = TypeVar("T")
 NEUTRAL = "sfi_mos.neutral"  # dataclass field metadata key: the value that leaves the field out of ids
 LABEL = "sfi_mos.label"  # dataclass field metadata key: the field is never part of the id
+
+
+@dataclasses.dataclass(frozen=True)
+class Retired:
+    """A retired field (see the module docstring): ``value`` is what every published run id hashed;
+    ``equivalents`` maps each other old value to the value of ``replaced_by`` that does the same."""
+
+    value: Any
+    since: str  # the suite version that retired it (CHANGELOG.md)
+    replaced_by: str
+    equivalents: tuple[tuple[Any, Any], ...] = ()
+
+    def check(self, cls: type, name: str, value: Any) -> None:
+        """An old config.json's value: the retired one passes, any other is an error naming its successor."""
+        if _same(value, self.value):
+            return
+        new = [n for old, n in self.equivalents if _same(value, old)]
+        hint = f"use {self.replaced_by}={new[0]!r}" if new else f"{value!r} has no equivalent"
+        raise InputError(cls.__name__, f"{cls.__name__}.{name} was replaced by {self.replaced_by} in "
+                                       f"{self.since}: {hint}")
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b and type(a) is type(b)  # True is not 1
+
+
+def retired(cls: type) -> dict[str, Retired]:
+    return getattr(cls, "RETIRED", {})
 
 
 def added(default: Any, *, since: str) -> Any:
@@ -144,10 +178,14 @@ def _is_neutral(f: dataclasses.Field, value: Any) -> bool:
 
 def to_dict(cfg: Any, identity: bool = False) -> Any:
     """Fully resolved, JSON-ready form of a (nested) dataclass config. Tuples become lists.
-    ``identity``: leave out ``label`` fields and ``added`` fields that hold their neutral default."""
+    ``identity``: leave out ``label`` fields and ``added`` fields that hold their neutral default, add
+    back ``RETIRED`` fields at their retired value."""
     if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
-        return {f.name: to_dict(getattr(cfg, f.name), identity) for f in dataclasses.fields(cfg)
-                if not (identity and _is_neutral(f, getattr(cfg, f.name)))}
+        out = {f.name: to_dict(getattr(cfg, f.name), identity) for f in dataclasses.fields(cfg)
+               if not (identity and _is_neutral(f, getattr(cfg, f.name)))}
+        if identity:  # retired fields at the value every published id hashed
+            out.update({k: to_dict(r.value) for k, r in retired(type(cfg)).items()})
+        return out
     if isinstance(cfg, dict):
         return {str(k): to_dict(v, identity) for k, v in cfg.items()}
     if isinstance(cfg, (list, tuple)):
@@ -156,7 +194,7 @@ def to_dict(cfg: Any, identity: bool = False) -> Any:
 
 
 def identity_dict(cfg: Any) -> Any:
-    """What a run id hashes: ``to_dict`` without labels and neutral added fields."""
+    """What a run id hashes: ``to_dict`` without labels and neutral added fields, with retired ones."""
     return to_dict(cfg, identity=True)
 
 
@@ -171,9 +209,14 @@ def config_hash(obj: Any, n: int = 12) -> str:
 
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Rebuild a (nested) dataclass from ``to_dict`` output; unknown keys are an error."""
+    """Rebuild a (nested) dataclass from ``to_dict`` output; unknown keys are an error. A retired key
+    (an older config.json) is dropped at its retired value and an error naming its successor otherwise."""
     if not isinstance(data, dict):
         raise InputError(cls.__name__, f"expected a JSON object, got {type(data).__name__}")
+    gone = retired(cls)
+    for k in sorted(set(data) & set(gone)):
+        gone[k].check(cls, k, data[k])
+    data = {k: v for k, v in data.items() if k not in gone}
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names

@@ -29,6 +29,10 @@ MgfConvention = Literal["suite", "reference"]
 BackboneKind = Literal["sfi", "resample", "resample_sr"]
 TeacherFactor = Literal["wav2vec2", "hubert", "wavlm"]  # the grid's teacher families
 Features = Literal["last", "weighted"]
+# training arithmetic (DistillConfig/MOSTrainConfig.precision): "fp32" = the authors' (msr-utmos
+# configs/**/*.yaml trainer.precision: null) | "bf16" = autocast to bfloat16 on CUDA and CPU; the SFI
+# filter design stays fp32 (sfi_mos.sfi.conv); bf16 keeps fp32's exponent range, so no grad scaler
+Precision = Literal["fp32", "bf16"]
 
 Positive = Annotated[int, Range(1)]
 Hz = Annotated[float, Range(1.0, 192_000.0)]

@@ -1,9 +1,12 @@
 import json
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 
 from sfi_mos.atomic import atomic_path, write_json
-from sfi_mos.config import config_hash, from_dict, override, to_dict
+from sfi_mos.config import Retired, config_hash, from_dict, identity_dict, override, to_dict
+from sfi_mos.errors import InputError
 from sfi_mos.rundir import finish, is_done, resolve_path, start
 from sfi_mos.train import STAGES
 from sfi_mos.train.configs import BackboneSpec, DistillConfig, MOSTrainConfig, SFISpec
@@ -74,3 +77,23 @@ def test_atomic_files_get_normal_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (p.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
+def test_retired_field_keeps_ids_and_reads_old_config_json():
+    """A field taken out of a config keeps hashing at its retired value; old files name its successor."""
+    @dataclass(frozen=True)
+    class Old:
+        lr: float = 1.0
+        fast: bool = False
+
+    @dataclass(frozen=True)
+    class New:
+        RETIRED: ClassVar[dict] = {"fast": Retired(False, since="9.9", replaced_by="mode",
+                                                   equivalents=((True, "quick"),))}
+        lr: float = 1.0
+
+    assert identity_dict(New()) == identity_dict(Old()) and config_hash(New()) == config_hash(Old())
+    assert to_dict(New()) == {"lr": 1.0}
+    assert from_dict(New, to_dict(Old())) == New()
+    with pytest.raises(InputError, match=r"New\.fast was replaced by mode in 9\.9: use mode='quick'"):
+        from_dict(New, {"lr": 1.0, "fast": True})

@@ -1,7 +1,8 @@
 """One test per recipe factor (ablations.factors): the authors' and the suite's value each do what the
 factor says, and the change touches nothing else. Config-level isolation (a factor changes only its own
 config fields) is tests/test_grid.py::test_every_factor_changes_only_its_own_stage_configs; the SFI
-layer's factors (geometry, NAF statistics and low-pass) are tests/test_sfi_reference.py."""
+layer's factors (geometry, NAF statistics and low-pass) are tests/test_sfi_reference.py; precision is
+tests/test_precision.py."""
 from __future__ import annotations
 
 import dataclasses

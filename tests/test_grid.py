@@ -69,7 +69,7 @@ def test_every_factor_changes_only_its_own_stage_configs():
         "ssl_train": {"ssl_train"}, "batching": {"batching"}, "pooling": {"pooling"},
         "listener_ids": {"listener_ids"}, "init_listeners": {"init_listeners"}, "input_norm": {"input_norm"},
         "wavlm_baseline": {"backbone.teacher.name"}, "pretrain_stop": {"max_epochs"},
-        "sr_pretrain": {"backbone.kind"},
+        "sr_pretrain": {"backbone.kind"}, "precision": {"precision"},
     }
     ins = inputs()
 
@@ -145,7 +145,7 @@ def test_shared_stages_are_deduplicated():
     assert len(d) == 1 and grouped.name in d[0].cells and phase.name not in d[0].cells
     p = [n for n in by["pretrain"] if authors.name in n.cells]
     assert len(p) == 1 and grouped.name not in p[0].cells
-    assert len(by["distill"]) == 3  # authors (+ grouped), phase geometry, suite
+    assert len(by["distill"]) == 4  # authors (+ grouped), phase geometry, suite, bf16 (precision trains it too)
     # the predict config records its cell for paper/
     pred = [n for n in by["predict"] if n.cells == [authors.name]][0]
     assert pred.config.cell["name"] == authors.name and pred.config.cell["deviations"] == {}
@@ -203,7 +203,7 @@ def test_paper_dry_run_counts_equal_unique_stage_configs(tmp_path, capsys):
     # plus the grid's one peers run (third-party predictors; not part of any cell)
     assert printed["peers"] == (1, 1)
     assert printed["all"][0] == sum(expected.values()) + 1
-    assert sum(expected.values()) == 395  # 359 training/scoring runs + a probe per cell (36)
+    assert sum(expected.values()) == 407  # 370 training/scoring runs + a probe per cell (37)
     assert not (tmp_path / "res" / "paper" / "manifest.json").exists()  # a dry run submits nothing
     # the cells are listed with what they are: the replication and one ablation per factor
     assert re.search(r"^  authors-hubert-s0\s+replication \(the authors' recipe\)$", out, re.M)
@@ -249,7 +249,7 @@ def test_only_selects_cells_by_glob():
     grid = grid_mod.get("default")
     assert {c.variant for c in grid.select("*resample*").cells} == {"resample"}
     assert len(grid.select("authors-hubert-s0,suite-*").cells) == 2
-    assert len(grid.select("authors-hubert*").cells) == 3  # the replication and its two ablations
+    assert len(grid.select("authors-hubert*").cells) == 4  # the replication and its three ablations
     with pytest.raises(InputError, match="matches no cell"):
         grid.select("nothing-*")
 

@@ -38,28 +38,29 @@ def _with_new_field(cls: type, name: str, default, since: str = "test") -> type:
     hints = typing.get_type_hints(cls, include_extras=True)
     extra = [(name, type(default), added(default, since=since))]
     return dataclasses.make_dataclass(cls.__name__, [(f.name, hints[f.name], f) for f in dataclasses.fields(cls)] + extra,
-                                      frozen=True, namespace={"__post_init__": cls.__post_init__})
+                                      frozen=True, namespace={"__post_init__": cls.__post_init__,
+                                                              "RETIRED": getattr(cls, "RETIRED", {})})
 
 
 @pytest.mark.parametrize("stage,cls", [("distill", DistillConfig), ("pretrain", MOSTrainConfig),
                                        ("finetune", MOSTrainConfig), ("predict", PredictConfig)])
 def test_added_field_at_its_neutral_default_keeps_every_golden_id(stage, cls):
-    grown = _with_new_field(cls, "precision", "fp32")
+    grown = _with_new_field(cls, "future", "off")
     nodes = [n for n in golden_ids.graph("paper").nodes.values() if n.stage == stage]
     assert nodes
     for node in nodes:
         copy = grown(**{f.name: getattr(node.config, f.name) for f in dataclasses.fields(cls)})
         assert G.run_id(stage, copy) == node.run_id
-        assert to_dict(copy)["precision"] == "fp32"  # config.json still records it
-        changed = dataclasses.replace(copy, precision="bf16")
+        assert to_dict(copy)["future"] == "off"  # config.json still records it
+        changed = dataclasses.replace(copy, future="on")
         assert G.run_id(stage, changed) != node.run_id  # a real change is a new run
 
 
 def test_added_recipe_factor_keeps_cell_descriptions_and_ids():
-    grown = _with_new_field(recipe_mod.Recipe, "precision", "fp32")
+    grown = _with_new_field(recipe_mod.Recipe, "future", "off")
     old = cell("authors", "hubert")
     assert identity_dict(grown(**old.recipe.asdict())) == old.describe()["recipe"]  # what describe() records
-    assert identity_dict(grown(**old.recipe.asdict(), precision="bf16")) != old.describe()["recipe"]
+    assert identity_dict(grown(**old.recipe.asdict(), future="on")) != old.describe()["recipe"]
 
 
 def test_cell_description_is_a_label_not_part_of_the_predict_id():

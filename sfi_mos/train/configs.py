@@ -8,16 +8,17 @@ factor and turns them into cells. The specs the lower layers read (``DataSpec``,
 ``SFISpec``, ``BackboneSpec``) live in ``sfi_mos.specs``; they are re-exported here.
 
 Every field is typed (``Literal`` choices, ``Range`` bounds) and checked at construction. A field
-added after run ids were published is declared with ``sfi_mos.config.added`` (see CHANGELOG.md).
+added after run ids were published is declared with ``sfi_mos.config.added``, one taken out is listed in
+its class's ``RETIRED`` (``sfi_mos.config.Retired``; see CHANGELOG.md).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-from ..config import Range, label, validate
+from ..config import Range, Retired, added, label, validate
 from ..errors import InputError
-from ..specs import BackboneSpec, DataSpec, Positive, SFISpec, TeacherFactor, TeacherSpec
+from ..specs import BackboneSpec, DataSpec, Positive, Precision, SFISpec, TeacherFactor, TeacherSpec
 
 __all__ = ["BackboneSpec", "DataSpec", "SFISpec", "TeacherSpec", "DistillConfig", "ImportConfig", "MOSTrainConfig",
            "PredictConfig", "ScoreConfig", "ProbeConfig", "PeersConfig"]
@@ -56,6 +57,7 @@ class DistillConfig:
     # training-time regularisation of the student: "hf" = Hugging Face dropout, LayerDrop and
     # SpecAugment time masking (authors: distill_ssl.py l.43 student_model.train()) | "none" (suite)
     ssl_train: SSLTrain = "hf"
+    precision: Precision = added("fp32", since="0.3.0")  # sfi_mos.specs.Precision
 
     def __post_init__(self) -> None:
         validate(self)
@@ -82,6 +84,11 @@ class ImportConfig:
 
 @dataclass(frozen=True)
 class MOSTrainConfig:
+    # bf16 (CUDA autocast only) until 0.3.0, hashed as false in every published MOS run id: precision
+    # replaced it (sfi_mos.config.Retired)
+    RETIRED: ClassVar[dict[str, Retired]] = {
+        "bf16": Retired(False, since="0.3.0", replaced_by="precision", equivalents=((True, "bf16"),))}
+
     stage: Literal["pretrain", "finetune"] = "finetune"  # BVCC layout | Track 3 layout
     backbone: BackboneSpec = field(default_factory=BackboneSpec)
     data: DataSpec = field(default_factory=lambda: DataSpec("track3", "data/track3"))
@@ -120,7 +127,7 @@ class MOSTrainConfig:
     lr: Rate = 1e-4
     clip: Rate = 1.0
     max_seconds: Seconds | None = None  # random crop of training clips (None = whole clip)
-    bf16: bool = False  # CUDA autocast only
+    precision: Precision = added("fp32", since="0.3.0")  # sfi_mos.specs.Precision
     ckpt_every: Count = 0  # steps between mid-epoch checkpoints (0 = end of epoch only)
     # stop after this many optimiser steps (the epoch is cut short, then validated as usual); 0 = no cap,
     # as in the authors' configs (max_epochs only). Used to rehearse a stage for a few steps.

@@ -41,7 +41,8 @@ def distill_step(cfg, ex: Execution) -> tuple[float, dict[str, torch.Tensor]]:
     student.set_sample_rate(fs)
     params = list(student.parameters())
     student.zero_grad(set_to_none=True)  # the SFI filter fit leaves its last gradients behind
-    loss = distill.train_step(student, teacher, batch, step_work([len(items)], ex.micro_batch, ddp.world()), params)
+    loss = distill.train_step(student, teacher, batch, step_work([len(items)], ex.micro_batch, ddp.world()), params,
+                              cfg.precision)
     return loss, {n: p.grad.clone() for n, p in student.named_parameters() if p.grad is not None}
 
 

@@ -8,6 +8,7 @@ every forward pass draws its own masks, so a split step draws other masks than t
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -92,3 +93,17 @@ def test_microbatch_run_records_its_execution_and_matches_the_unsplit_run(mos_wo
     assert env["execution"] == {"micro_batch": 1, "gpu_mem_gib": 24.0, "world_size": 1}
     assert (tmp_path / "whole" / "config.json").read_text() == (tmp_path / "split" / "config.json").read_text()
     assert got["best_val_loss"] == pytest.approx(ref["best_val_loss"], rel=1e-5)
+
+
+def test_microbatch_distill_in_bf16_splits_like_fp32(distill_setup):
+    """bf16 autocast (teacher and student; the loss in float32) on the CPU: the split step's loss equals
+    the unsplit one's to bf16 rounding, and both are near the fp32 loss."""
+    ckpts, audio = distill_setup
+    cfg = DistillConfig(teacher=TeacherSpec("hubert_local", str(ckpts["hubert"])), data=DataSpec("folder", str(audio)),
+                        crop_seconds=0.8, batch_size=4, fit_steps=5, ssl_train="none", seed=3, precision="bf16")
+    loss, whole = distill_step(cfg, Execution())
+    loss_m, split = distill_step(cfg, Execution(micro_batch=2))
+    fp32, _ = distill_step(replace(cfg, precision="fp32"), Execution())
+    assert all(torch.isfinite(g).all() for g in whole.values())
+    assert abs(loss_m - loss) <= 1e-3 * loss and abs(loss - fp32) <= 0.05 * fp32
+    assert max_rel_diff(whole, split) <= 0.05

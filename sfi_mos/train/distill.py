@@ -37,6 +37,7 @@ from ..ssl import SFIStudent, load_teacher
 from . import ddp
 from .configs import DistillConfig, TeacherSpec
 from .execution import Execution, step_work
+from .precision import autocast
 
 NO_DISTILL_STEPS = 0  # DistillConfig(steps=0): the "without distillation" control
 TEACHER_RATE = 16000
@@ -211,25 +212,30 @@ def _check(cfg: DistillConfig) -> None:
         raise InputError("rates", f"sampling rates must be >= 4000 Hz, got {list(cfg.rates)}")
 
 
-def train_step(student, teacher, batch: dict, work: list[tuple[int, int, int]], params) -> float:
+def train_step(student, teacher, batch: dict, work: list[tuple[int, int, int]], params,
+               precision: str = "fp32") -> float:
     """Forward and backward passes of one step, this rank's share of ``work`` (clip ranges of the
     batch); leaves the step's gradient in ``params``, normalised over the whole step on every rank;
-    returns the step's loss. One piece in one process is the plain loss, bit for bit as ever."""
+    returns the step's loss. One piece in one process is the plain loss, bit for bit as ever.
+    ``precision``: bf16 autocasts teacher and student (the loss is taken in float32)."""
     mine = ddp.share(work)
+    device = batch["s_wavs"].device
     if len(work) == 1 and ddp.world() == 1:
-        with torch.no_grad():
-            t_h, t_n = teacher(batch["t_wavs"], batch["t_len"])
-        s_h, s_n = student(batch["s_wavs"], batch["s_len"])
-        loss = distill_loss(s_h, s_n, t_h, t_n)
+        with autocast(precision, device):
+            with torch.no_grad():
+                t_h, t_n = teacher(batch["t_wavs"], batch["t_len"])
+            s_h, s_n = student(batch["s_wavs"], batch["s_len"])
+        loss = distill_loss(*_float(s_h, s_n, t_h, t_n))
         loss.backward()
         return loss.detach().item()
     total, frames, layers = 0.0, 0.0, student.num_layers
     with one_design(student):  # the SFI kernels designed once for the step, as unsplit
         for _, a, b in mine:  # rows of the padded batch: every piece keeps the batch's padding
-            with torch.no_grad():
-                t_h, t_n = teacher(batch["t_wavs"][a:b], batch["t_len"][a:b])
-            s_h, s_n = student(batch["s_wavs"][a:b], batch["s_len"][a:b])
-            part, n = distill_sums(s_h, s_n, t_h, t_n)
+            with autocast(precision, device):
+                with torch.no_grad():
+                    t_h, t_n = teacher(batch["t_wavs"][a:b], batch["t_len"][a:b])
+                s_h, s_n = student(batch["s_wavs"][a:b], batch["s_len"][a:b])
+            part, n = distill_sums(*_float(s_h, s_n, t_h, t_n))
             part.backward()  # unnormalised: the step's frame count is known once every piece has run
             total, frames = total + part.detach().item(), frames + n.item()
     total, frames = ddp.sum_gradients(params, [total, frames])
@@ -238,6 +244,11 @@ def train_step(student, teacher, batch: dict, work: list[tuple[int, int, int]], 
         if p.grad is not None:
             p.grad.div_(denom)
     return total / denom
+
+
+def _float(s_h, s_n, t_h, t_n):
+    """Hidden states in float32 (bf16 autocast leaves them bf16): the loss sums thousands of frames."""
+    return [h.float() for h in s_h], s_n, [h.float() for h in t_h], t_n
 
 
 def run(cfg: DistillConfig, run_dir, execution: Execution | None = None) -> dict:
@@ -307,7 +318,8 @@ def run(cfg: DistillConfig, run_dir, execution: Execution | None = None) -> dict
         batch = make_batch([train_set.crop(i, epoch) for i, epoch in items], fs, device)
         student.set_sample_rate(fs)
         opt.zero_grad(set_to_none=True)
-        value = train_step(student, teacher, batch, step_work([len(items)], ex.micro_batch, ddp.world()), params)
+        value = train_step(student, teacher, batch, step_work([len(items)], ex.micro_batch, ddp.world()), params,
+                           cfg.precision)
         opt.step()
         log.append({"step": step, "sample_rate": fs, "loss": value})
         step += 1

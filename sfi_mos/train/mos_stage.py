@@ -44,6 +44,7 @@ from . import ddp
 from .configs import MOSTrainConfig
 from .execution import Execution, step_work
 from .folds import assign_folds, save_folds
+from .precision import autocast as at_precision
 
 VAL_BATCH = 8
 PRED_COLUMNS = ["utt_id", "path", "sample_rate", "system_id", "split", "pred", "mos"]
@@ -118,7 +119,6 @@ def build_model(cfg: MOSTrainConfig, run_dir: Path, n_listeners: int) -> tuple[M
 
 
 def autocast(cfg: MOSTrainConfig, device: torch.device):
-    from .precision import autocast as at_precision  # TODO(merge): to the top once the loop edits land
     return at_precision(cfg.precision, device)
 
 

@@ -25,3 +25,15 @@ def test_dispatcher_lists_and_rejects():
     assert "sfi" in available()
     with pytest.raises(ValueError, match="unknown benchmark"):
         main(["no_such_bench"])
+
+
+def test_step_bench_reports_microbatch_and_bf16_ratios(tmp_path):
+    out = tmp_path / "step.json"
+    main(["step", "--json", str(out), "--size", "tiny", "--seconds", "0.5", "--batch", "4", "--pieces", "2",
+          "--repeats", "1", "--rate", "24000"])
+    saved = json.loads(out.read_text())
+    for key in ("microbatch_time_ratio", "microbatch_activation_ratio", "bf16_time_ratio", "bf16_activation_ratio"):
+        assert saved[key] > 0
+    # two pieces hold at most the activations of one piece at a time (plus what does not scale)
+    assert saved["activation_bytes"]["split"] < saved["activation_bytes"]["whole"]
+    assert saved["pieces"] == 2 and saved["device"] == "cpu"

@@ -15,7 +15,7 @@ specs (``gpu_costs.spec_for``). For each spec and precision, on real tensors of 
   ``torch.utils.flop_counter.FlopCounterMode`` (matmuls, convolutions, attention: the ops that count);
 * activation bytes: the peak of the tensors autograd saves for backward (``measure.SavedBytes``), plus
   the teacher's hidden states, which the distillation step holds through the student's backward;
-* static bytes: parameters, gradients of the trainable ones, and the optimiser state read after one
+* static bytes: parameters, the gradients the step produces, and the optimiser state read after one
   real step of the stage's optimiser (RAdam; schedule-free RAdam for MOS stages).
 
 Loads: 1 and 2 clips at three clip lengths of about a second (whole even frame counts, as
@@ -61,7 +61,13 @@ def key(spec: dict[str, Any], precision: str, with_torch: bool = True) -> str:
 
 # --- the models, built as the stages build them -------------------------------------------------------
 def _models(spec: dict[str, Any]):
-    """(trainable model, frozen teacher or None, optimiser factory) of the spec's stage."""
+    """(trainable model, frozen teacher or None, optimiser factory) of the spec's stage; LayerDrop off
+    (it is set with the regularisation: every layer runs, the same ops at every load)."""
+    with NoLayerDrop():
+        return _build(spec)
+
+
+def _build(spec: dict[str, Any]):
     from sfi_mos.mos.backbone import Backbone  # lazy: torchaudio, s3prl model classes (seconds)
     from sfi_mos.mos.model import MOSModel
     from sfi_mos.ssl import SFIStudent
@@ -126,7 +132,7 @@ def measure_point(spec, model, teacher, clips: int, clip_s: float, rate: int, pr
     cast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
     flop = FlopCounterMode(display=False) if count_flops else None
     sb = SavedBytes(torch)
-    with NoLayerDrop(), sb:
+    with sb:
         if flop is not None:
             flop.__enter__()
         try:
@@ -161,7 +167,8 @@ def measure(spec: dict[str, Any], precisions=PRECISIONS) -> dict[str, dict[str, 
     state = sum(t.numel() * t.element_size() for s in opt.state.values() for t in s.values() if torch.is_tensor(t))
     params = list(model.parameters())
     static = {"param_bytes": sum(p.numel() * p.element_size() for p in params),
-              "grad_bytes": sum(p.numel() * p.element_size() for p in params if p.requires_grad),
+              # parameters the step never reaches (pre-training heads) get no gradient and no optimiser state
+              "grad_bytes": sum(p.grad.numel() * p.grad.element_size() for p in params if p.grad is not None),
               "optimizer_bytes": int(state),
               "frozen_bytes": sum(p.numel() * p.element_size() for p in teacher.parameters()) if teacher else 0,
               "optimizer": type(opt).__name__, "trainable_params": sum(p.numel() for p in params if p.requires_grad)}

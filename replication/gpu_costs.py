@@ -183,6 +183,10 @@ def executions(graph, grid, nodes, budget_of, cache_dir=None) -> dict[str, dict[
 
 
 # --- the dry run's GPU table -------------------------------------------------------------------------
+def _num(x: float) -> str:
+    return f"{x:,.1f}" if x >= 10 else f"{x:.3g}"
+
+
 def _node_row(planner, node, kind: str, plan: dict, corpora, cache, budget_gib: float) -> dict[str, Any]:
     """GPU seconds, FLOPs per step, micro-batch and fit of one run (training or predict)."""
     from .footprint import flops  # lazy: torch, as above
@@ -253,7 +257,7 @@ def dry_run_lines(graph, grid, cells: dict[str, Any], grid_dir: Path, profile: d
             kind = cells[node.cells[0]].kind if node.cells else "grid"
             recs.append((node, _node_row(planner, node, kind, plan, corpora, cache, budget)))
         gpu_s = [r["gpu_s"] for _, r in recs]
-        fl = sorted({round(r["flops_step"] / 1e12, 1) for _, r in recs if r["flops_step"]})
+        fl = sorted({r["flops_step"] / 1e12 for _, r in recs if r["flops_step"]})
         mbs = [r["mb"] for _, r in recs if r["mb"]]
         split = [m for m in mbs if m[0] < m[1]]
         mb = "-" if not mbs else (f"{min(m[0] for m in split)} of {max(m[1] for m in split)}" if split
@@ -264,10 +268,10 @@ def dry_run_lines(graph, grid, cells: dict[str, Any], grid_dir: Path, profile: d
             misfits += [f"  {stage}: {len(bad)} run(s) do not fit {plan['gpu'].name}: {bad[0][1]['misfit']}"]
         walls = [r.get("wall_min") for _, r in recs if r.get("wall_min") is not None]
         limit = profiles.stage_params(profile, stage, grid.timeout_min[stage])["timeout_min"]
-        total = "-" if any(s is None for s in gpu_s) else f"{sum(gpu_s) / 3600:,.1f}"
+        total = "-" if any(s is None for s in gpu_s) else _num(sum(gpu_s) / 3600)
         wall = f"{max(walls):,.0f}" if walls else "-"
         prec = "/".join(sorted({r["precision"] for _, r in recs}))
-        flops_txt = "-" if not fl else (f"{fl[0]:,.1f}" if len(fl) == 1 else f"{fl[0]:,.1f}-{fl[-1]:,.1f}")
+        flops_txt = "-" if not fl else (_num(fl[0]) if _num(fl[0]) == _num(fl[-1]) else f"{_num(fl[0])}-{_num(fl[-1])}")
         measured = " (rehearsal)" if any(r["measured"] for _, r in recs) else ""
         rows.append(f"{stage:<10}{len(recs):>6}{flops_txt:>14}{prec:>6}{total + measured:>12}{mb:>16}{wall:>12}{limit:>9}")
         if walls and max(walls) > limit and stage != "predict":
@@ -288,3 +292,55 @@ def dry_run_lines(graph, grid, cells: dict[str, Any], grid_dir: Path, profile: d
               + ("the GPU rehearsal where it has the stage and kind, else " if planner.rehearsal else "")
               + f"CPU footprints ({'replication/footprints/paper-base.json' if planner.size == 'base' else 'measured on the fly'})")
     return "\n".join(head + rows + [f"  {source}", f"  {memory}"] + misfits + warns)
+
+
+# --- the rehearsal report's GPU budget (rehearse --gpu-mem) --------------------------------------------
+def rehearsal_budget(out: dict[str, Any], graph, grid, budget_gib: float, size: str, cache_dir: Path) -> None:
+    """Add ``gpu`` to each rehearsed training (stage, kind) of ``out["costs"]``: the micro-batch that fits
+    ``budget_gib`` from the rehearsal's activation fit (static part: measured on a GPU, else the CPU
+    footprint's), and the footprint's step memory at the paper's load in fp32 and bf16."""
+    from .footprint import Store, activations, static_bytes  # lazy: torch; rehearse runs it after measuring
+
+    store = Store(cache_dir)
+    for r in out["cells"]:
+        for rec in r["stages"]:
+            stage, kind = rec["stage"], r["kind"]
+            cost = out["costs"].get(stage, {}).get(kind)
+            node = next((n for n in graph.nodes.values() if n.stage == stage and r["cell"] in n.cells), None)
+            if stage not in TRAINING or cost is None or node is None or "gpu" in cost:
+                continue
+            spec = spec_for(node, graph, grid, size)
+            if spec is None:
+                continue
+            load = rec["paper_load"]
+            fps = {p: store.get(spec, p) for p in ("fp32", "bf16")}
+            est = {p: static_bytes(fp) + activations(fp, load["clips"], load["clip_s_max"]) for p, fp in fps.items()}
+            gpu: dict[str, Any] = {"budget_gib": budget_gib, "footprint_step_gib": {p: v / GIB for p, v in est.items()},
+                                   "clips_per_pass": load["clips"]}
+            need = need_from_rehearsal(cost, out.get("device_name", "cuda")) if out["device"] == "cuda" else None
+            if need is None and cost.get("memory_fit"):
+                need = {"static": float(static_bytes(fps["fp32"])), "fit": cost["memory_fit"],
+                        "source": "rehearsal activation fit + CPU footprint static memory"}
+            if need is None:
+                need, gpu["note"] = need_from_footprint(fps["fp32"]), "no rehearsal activation fit: CPU footprint"
+            gpu["source"] = need["source"]
+            try:
+                gpu["micro_batch"] = micro_batch(need, budget_gib * GIB, load["clips"], load["clip_s_max"], stage)
+            except InputError as e:
+                gpu["micro_batch"], gpu["error"] = None, str(e)
+            cost["gpu"] = gpu
+
+
+def rehearsal_lines(out: dict[str, Any]) -> list[str]:
+    """The markdown table of ``rehearsal_budget``'s figures (empty without them)."""
+    rows = [(s, k, c["gpu"]) for s, per in out["costs"].items() for k, c in per.items() if "gpu" in c]
+    if not rows:
+        return []
+    lines = ["", f"### GPU memory budget {rows[0][2]['budget_gib']:g} GiB per task", "",
+             "| stage | kind | micro-batch (clips per pass) | of | step GiB fp32 (footprint) | step GiB bf16 (footprint) | from |",
+             "|---|---|---|---|---|---|---|"]
+    for stage, kind, g in rows:
+        mb = g["micro_batch"] if g["micro_batch"] is not None else f"does not fit: {g['error']}"
+        fs = g["footprint_step_gib"]
+        lines.append(f"| {stage} | {kind} | {mb} | {g['clips_per_pass']} | {fs['fp32']:,.1f} | {fs['bf16']:,.1f} | {g['source']} |")
+    return lines

@@ -183,6 +183,10 @@ def executions(graph, grid, nodes, budget_of, cache_dir=None) -> dict[str, dict[
 
 
 # --- the dry run's GPU table -------------------------------------------------------------------------
+def _row(stage, runs, flops, prec, hours, mb, wall, limit) -> str:
+    return f"{stage:<10}{runs:>5}  {flops:>17}  {prec:>4}  {hours:>10}  {mb:>20}  {wall:>8}  {limit:>6}"
+
+
 def _num(x: float) -> str:
     return f"{x:,.1f}" if x >= 10 else f"{x:.3g}"
 
@@ -273,14 +277,13 @@ def dry_run_lines(graph, grid, cells: dict[str, Any], grid_dir: Path, profile: d
         prec = "/".join(sorted({r["precision"] for _, r in recs}))
         flops_txt = "-" if not fl else (_num(fl[0]) if _num(fl[0]) == _num(fl[-1]) else f"{_num(fl[0])}-{_num(fl[-1])}")
         measured = " (rehearsal)" if any(r["measured"] for _, r in recs) else ""
-        rows.append(f"{stage:<10}{len(recs):>6}{flops_txt:>14}{prec:>6}{total + measured:>12}{mb:>16}{wall:>12}{limit:>9}")
+        rows.append(_row(stage, len(recs), flops_txt, prec, total + measured, mb, wall, limit))
         if walls and max(walls) > limit and stage != "predict":
             n = math.ceil(max(walls) / limit) - 1
             warns.append(f"  WARNING {stage}: a run needs ~{max(walls):,.0f} min > --time {limit} min: {n} requeue(s) "
                          "from its checkpoint" + (" -- more than submitit's 3: raise time or tasks" if n > 3 else ""))
     head.append("  GPU: " + "; ".join(sorted(cards)))
-    head.append(f"{'stage':<10}{'runs':>6}{'TFLOP/step':>14}{'prec':>6}{'GPU-h':>12}{'micro-batch':>16}"
-                f"{'min/run':>12}{'--time':>9}")
+    head.append(_row("stage", "runs", "TFLOP/step", "prec", "GPU-h", "micro-batch", "min/run", "--time"))
     source = ("GPU-h: FLOPs counted by torch's FlopCounterMode on the CPU (forward + backward at the paper's batch, "
               f"mean clip length) / ({MFU:.0%} MFU x the GPU's dense peak of the precision: fp32 = non-tensor-core, "
               "bf16 = tensor core); validation and prediction passes count 1/3; setup and I/O not counted; "

@@ -35,14 +35,23 @@ import time
 from pathlib import Path
 from typing import Any
 
+import schedulefree
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ablations import graph as graph_mod
+from ablations import grid as grid_mod
 from sfi_mos.atomic import write_json
 from sfi_mos.errors import InputError
 from sfi_mos.jsonio import read_json
+from sfi_mos.mos.backbone import Backbone
+from sfi_mos.mos.model import MOSModel
+from sfi_mos.ssl import SFIStudent
+from sfi_mos.ssl import arch as archmod
+from sfi_mos.ssl.teacher import Teacher
+from sfi_mos.train.distill import distill_loss
 
-from . import costs
+from . import costs, gpu_costs, rehearse_report
 from .measure import NoLayerDrop, SavedBytes
 from .rehearse import _crop
 
@@ -68,12 +77,6 @@ def _models(spec: dict[str, Any]):
 
 
 def _build(spec: dict[str, Any]):
-    from sfi_mos.mos.backbone import Backbone  # lazy: torchaudio, s3prl model classes (seconds)
-    from sfi_mos.mos.model import MOSModel
-    from sfi_mos.ssl import SFIStudent
-    from sfi_mos.ssl import arch as archmod
-    from sfi_mos.ssl.teacher import Teacher
-
     torch.manual_seed(0)
     if spec["stage"] == "distill":
         teacher = Teacher(archmod.build(spec["teacher_arch"]), spec["teacher_arch"], "teacher").eval()
@@ -82,8 +85,6 @@ def _build(spec: dict[str, Any]):
         student = SFIStudent(spec["arch"], spec["sfi"]).set_regularisation("hf").train()
         return student, teacher, lambda ps: torch.optim.RAdam(ps, lr=1e-4, weight_decay=0.01,
                                                               decoupled_weight_decay=True)
-    import schedulefree  # lazy: only MOS stages use it
-
     if spec["backbone"] == "sfi":
         net = SFIStudent(spec["arch"], spec["sfi"])
     else:
@@ -97,8 +98,6 @@ def _build(spec: dict[str, Any]):
 
 def _step(spec, model, teacher, clips: int, clip_s: float, rate: int) -> torch.Tensor:
     """The stage's forward pass and loss at one load (the caller runs backward)."""
-    from sfi_mos.train.distill import distill_loss  # lazy: the stage module (torchaudio, data readers)
-
     gen = torch.Generator().manual_seed(clips * 1000 + int(clip_s * 1000))
     if spec["stage"] == "distill":
         def batch(fs):
@@ -249,11 +248,6 @@ class Store:
 # --- the command ---------------------------------------------------------------------------------------
 def grid_specs(grid_name: str, size: str) -> list[dict[str, Any]]:
     """The distinct specs the grid's training runs need (at ``size``)."""
-    from ablations import graph as graph_mod  # lazy: CLI only; the grid and its stage graph
-    from ablations import grid as grid_mod
-
-    from . import gpu_costs, rehearse_report  # lazy: gpu_costs imports this module
-
     grid = grid_mod.get(grid_name)
     graph = graph_mod.build(grid, rehearse_report.paper_inputs())
     specs = {}

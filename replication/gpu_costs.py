@@ -209,6 +209,8 @@ def _node_row(planner, node, kind: str, plan: dict, corpora, cache, budget_gib: 
         if fps and fps[0] is not None and peak:
             per = FORWARD_SHARE * flops(fps[0], 1, report.paper_load("predict", node.config)["clip_s_mean"])
             out["gpu_s"] = run["steps"] * per / (peak * 1e12 * MFU)
+    elif node.stage in TRAINING and run["steps"] == 0:  # the no-distillation control trains nothing
+        out["gpu_s"] = 0.0
     elif node.stage in TRAINING:
         fp = planner.footprint(node)
         load = report.paper_load(node.stage, node.config)

@@ -24,7 +24,8 @@ from sfi_mos.atomic import check_writable
 from sfi_mos.cli import Parser, int_at_least, refuse_overwrite
 from sfi_mos.errors import InputError
 
-from . import costs, gpu_costs, inputs, launcher, manifest, monitor, profiles, snapshot, students, summary
+from . import (costs, gpu_costs, inputs, launcher, manifest, monitor, profiles, rehearse_report, snapshot, students,
+               summary)
 from .state import failure, run_states, slurm_states
 
 
@@ -119,7 +120,14 @@ def _main(args: argparse.Namespace) -> int:
               "Training runs keep their ids; predict and score runs are re-keyed and recomputed (minutes), "
               "the old ones are listed as orphaned (CHANGELOG.md)", file=sys.stderr)
     profile = profiles.load(args.profile) if args.cluster == "slurm" or args.profile else None
-    ins = students.attach(inputs.resolve(grid, grid_dir, args.data), grid, args.students)
+    if args.dry_run and grid.synthetic is None and inputs.parse_data(args.data) is None:
+        # pricing a real grid before its corpora are at hand: the documented corpus sizes and registered
+        # teachers stand in (run ids then name no corpus, so none of them reads as done)
+        print("note: no --data: the grid is priced on the documented corpus sizes; run ids and their states "
+              "need --data", file=sys.stderr)
+        ins = students.attach(rehearse_report.paper_inputs(), grid, args.students)
+    else:
+        ins = students.attach(inputs.resolve(grid, grid_dir, args.data), grid, args.students)
     graph = graph_mod.build(grid, ins)
     runs = manifest.read(grid_dir)
     sched = slurm_states({e["job_id"] for e in runs.values() if e.get("cluster") == "slurm"}) \

@@ -25,7 +25,7 @@ from ablations.graph import Graph, Node
 from ablations.grid import Grid
 from sfi_mos.config import to_dict
 
-from . import manifest, profiles
+from . import gpu_costs, manifest, profiles
 from .job import FAILED, StageJob
 from .lock import Lock
 from .state import run_states, slurm_states
@@ -43,16 +43,30 @@ def stage_job(node: Node, grid_dir: Path, threads: int | None, limit_min: float 
     return StageJob(node.stage, to_dict(node.config), str(grid_dir / node.rel), threads, limit_min, execution)
 
 
+def plan_executions(graph: Graph, grid: Grid, grid_dir: Path, nodes: list[Node], profile: dict[str, Any] | None,
+                    gpu_mem: float | None = None, gpu_name: str | None = None) -> dict[str, dict]:
+    """``Execution`` dicts by run of the training ``nodes`` that have a GPU memory budget: ``gpu_mem``
+    (``run_all --gpu-mem``) or the profile's ``gpu``/``gpu_mem`` for the stage. A run that cannot fit
+    one clip in its budget raises InputError here, before anything is submitted."""
+    def budget_of(stage: str):
+        plan = profiles.gpu_plan(profile, stage, gpu_name) if profile else None
+        if gpu_mem:
+            return gpu_mem, plan["tasks"] if plan else 1
+        return (plan["gpu_mem_gib"], plan["tasks"]) if plan else None
+
+    return gpu_costs.executions(graph, grid, nodes, budget_of, grid_dir / "footprints")
+
+
 def _entry(job: Any, node: Node, cluster: str) -> dict[str, Any]:
     return {"stage": node.stage, "job_id": str(job.job_id), "cluster": cluster, "cells": node.cells,
             "stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr)}
 
 
 def run_local(graph: Graph, grid: Grid, grid_dir: Path, cluster: str, max_parallel: int,
-              threads: int | None, report: Report) -> dict[str, str]:
+              threads: int | None, report: Report, executions: dict[str, dict] | None = None) -> dict[str, str]:
     """local/debug: run every run as soon as its parents are done (topological order breaks ties, at
     most ``max_parallel`` at a time), so one long run never holds back runs that do not need it;
-    returns the final states."""
+    returns the final states. ``executions``: ``plan_executions``'s dicts by run."""
     logs = grid_dir / "logs" / "%j"
     states = run_states(graph, grid_dir, manifest.read(grid_dir))
     # "running" = locked by another run_all: submit anyway, the job waits for it and then returns
@@ -62,13 +76,14 @@ def run_local(graph: Graph, grid: Grid, grid_dir: Path, cluster: str, max_parall
     todo.sort(key=lambda n: bool(n.parents))
     active: dict[str, Any] = {}
     try:
-        return _drive(graph, grid, grid_dir, cluster, max_parallel, threads, report, logs, states, todo, active)
+        return _drive(graph, grid, grid_dir, cluster, max_parallel, threads, report, logs, states, todo, active,
+                      executions or {})
     except BaseException:  # Ctrl-C, SIGTERM (run_all turns it into an exception): end the job processes too
         stop_local(list(active.values()))
         raise
 
 
-def _drive(graph, grid, grid_dir, cluster, max_parallel, threads, report, logs, states, todo, active):
+def _drive(graph, grid, grid_dir, cluster, max_parallel, threads, report, logs, states, todo, active, executions):
     while True:
         for node in list(todo):
             if len(active) >= max_parallel:
@@ -85,11 +100,11 @@ def _drive(graph, grid, grid_dir, cluster, max_parallel, threads, report, logs, 
                 # stage process (StageJob restores it there) and this launcher, which ends the jobs itself
                 old = signal.signal(signal.SIGINT, signal.SIG_IGN)
                 try:
-                    job = ex.submit(stage_job(node, grid_dir, threads))
+                    job = ex.submit(stage_job(node, grid_dir, threads, None, executions.get(node.rel)))
                 finally:
                     signal.signal(signal.SIGINT, old)
             else:
-                job = ex.submit(stage_job(node, grid_dir, threads))
+                job = ex.submit(stage_job(node, grid_dir, threads, None, executions.get(node.rel)))
             manifest.record(grid_dir, graph.grid, {node.rel: _entry(job, node, cluster)})
             if cluster == "debug":
                 # runs it now, in-process; a failure is recorded in failed.json by StageJob. Never ask
@@ -180,8 +195,10 @@ def stop_local(jobs: list[Any], grace_s: float = 20.0) -> int:
 
 
 def submit_slurm(graph: Graph, grid: Grid, grid_dir: Path, profile: dict[str, Any],
-                 max_parallel: int | None, threads: int | None, setup: list[str] = ()) -> tuple[int, int]:
-    """Submit every run that is not done/queued/running; returns (jobs submitted, arrays submitted)."""
+                 max_parallel: int | None, threads: int | None, setup: list[str] = (),
+                 executions: dict[str, dict] | None = None) -> tuple[int, int]:
+    """Submit every run that is not done/queued/running; returns (jobs submitted, arrays submitted).
+    ``executions``: ``plan_executions``'s dicts by run."""
     logs = grid_dir / "logs" / "%j"
     with Lock(grid_dir / ".submit.lock"):  # two run_all never submit the same run twice
         runs = manifest.read(grid_dir)
@@ -220,7 +237,8 @@ def submit_slurm(graph: Graph, grid: Grid, grid_dir: Path, profile: dict[str, An
                 ex = submitit.AutoExecutor(folder=logs, cluster="slurm")
                 ex.update_parameters(**params, slurm_additional_parameters=extra)
                 with ex.batch():
-                    jobs = [ex.submit(stage_job(n, grid_dir, threads, params["timeout_min"])) for n in nodes]
+                    jobs = [ex.submit(stage_job(n, grid_dir, threads, params["timeout_min"],
+                                                (executions or {}).get(n.rel))) for n in nodes]
                 entries = {}
                 for node, job in zip(nodes, jobs):
                     job_of[node.rel] = str(job.job_id)

@@ -4,6 +4,12 @@ A profile has a ``[defaults]`` table and optional ``[stages.<stage>]`` tables ov
 partition, account, qos, cpus, gpus, mem, time (minutes; default: the grid's per-stage limit),
 signal_delay_s, array_parallelism, constraint, setup (shell lines run before the job) and
 ``extra`` (any other sbatch flag, e.g. ``{exclude = "node[1-3]"}``).
+
+GPU planning: ``gpu`` (a name of ``replication.gpus``; default none), ``gpu_mem`` (GiB a task may use;
+default the GPU's memory) and ``tasks`` (data-parallel processes per run, one per GPU: the
+``torch.distributed`` ranks; default ``gpus`` when gpus > 1, else 1). ``tasks`` becomes submitit's
+``tasks_per_node``: Slurm starts the ranks. ``gpu``/``gpu_mem`` choose the micro-batch of training
+stages (``replication.gpu_costs``) and price the grid in GPU-hours (``run_all --dry-run``).
 """
 from __future__ import annotations
 
@@ -13,9 +19,17 @@ from typing import Any
 
 from sfi_mos.errors import InputError
 
+from . import gpus
+
 SLURM_DIR = Path(__file__).resolve().parents[1] / "slurm"
 KEYS = {"partition", "account", "qos", "cpus", "gpus", "mem", "time", "signal_delay_s",
-        "array_parallelism", "constraint", "setup", "extra"}
+        "array_parallelism", "constraint", "setup", "extra", "gpu", "gpu_mem", "tasks"}
+# value checks: (test, what a valid value is)
+_INT = (lambda v: type(v) is int and v >= 0, "an integer >= 0")
+CHECKS = {"gpus": _INT, "cpus": _INT, "time": (lambda v: type(v) is int and v >= 1, "minutes, an integer >= 1"),
+          "tasks": (lambda v: type(v) is int and v >= 1, "an integer >= 1"),
+          "gpu_mem": (lambda v: type(v) in (int, float) and v > 0, "GiB, a number > 0"),
+          "gpu": (lambda v: isinstance(v, str) and v in gpus.GPUS, f"a GPU name, one of {', '.join(gpus.GPUS)}")}
 
 
 def load(name: str | None) -> dict[str, Any]:
@@ -36,7 +50,26 @@ def load(name: str | None) -> dict[str, Any]:
         bad = set(table) - KEYS
         if bad:
             raise InputError(f"{path} [{where}]", f"unknown keys {sorted(bad)}; allowed: {sorted(KEYS)}")
+        for k, v in table.items():
+            if k in CHECKS and not CHECKS[k][0](v):
+                raise InputError(f"{path} [{where}] {k}", f"got {v!r}: expected {CHECKS[k][1]}")
     return prof
+
+
+def tasks(p: dict[str, Any]) -> int:
+    """Data-parallel processes per run of a stage's merged parameters ``p``."""
+    return int(p.get("tasks") or (p.get("gpus") if (p.get("gpus") or 0) > 1 else 1))
+
+
+def gpu_plan(profile: dict[str, Any], stage: str, gpu_name: str | None = None) -> dict[str, Any] | None:
+    """``{"gpu", "gpu_mem_gib", "tasks"}`` of a stage that runs on GPUs (``gpus`` >= 1) of a named kind
+    (``gpu_name`` overrides the profile's ``gpu``: ``run_all --gpu``); else None."""
+    p = {**profile["defaults"], **profile["stages"].get(stage, {})}
+    name = gpu_name or p.get("gpu")
+    if not name or not p.get("gpus"):
+        return None
+    gpu = gpus.get(name, "--gpu" if gpu_name else "profile gpu")
+    return {"gpu": gpu, "gpu_mem_gib": float(p.get("gpu_mem") or gpu.mem_gib), "tasks": tasks(p)}
 
 
 def stage_params(profile: dict[str, Any], stage: str, timeout_min: int) -> dict[str, Any]:
@@ -49,6 +82,7 @@ def stage_params(profile: dict[str, Any], stage: str, timeout_min: int) -> dict[
         out["cpus_per_task"] = int(p["cpus"])
     if p.get("gpus"):
         out["gpus_per_node"] = int(p["gpus"])
+    out["tasks_per_node"] = tasks(p)  # one rank per GPU; Slurm starts them (srun), submitit sets them up
     for key in ("partition", "account", "qos", "mem", "constraint", "setup"):
         if p.get(key):
             out[f"slurm_{key}"] = p[key]

@@ -39,7 +39,7 @@ from sfi_mos.config import to_dict
 from sfi_mos.errors import InputError
 from sfi_mos.train.configs import DataSpec, TeacherSpec
 
-from . import costs, inputs as inputs_mod, rehearse_report as report
+from . import costs, gpu_costs, inputs as inputs_mod, rehearse_report as report
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS_SIZE = "tiny"  # synthetic corpus: enough clips for every stage, short enough for a CPU
@@ -66,6 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--profile", default="example", help="Slurm profile whose --time/--mem are checked")
     ap.add_argument("--gpu-speedup", type=float, default=None,
                     help="CPU only: also state GPU hours assuming this speed-up (an assumption, printed as one)")
+    ap.add_argument("--gpu-mem", type=float, default=None, metavar="GiB",
+                    help="also report, per training stage and kind, the micro-batch that fits this GPU memory "
+                    "budget and the CPU footprint's step memory in fp32 and bf16 (replication.gpu_costs)")
     ap.add_argument("--keep", action="store_true", help="keep the rehearsal run directories (GBs at base size)")
     return ap.parse_args(argv)
 
@@ -84,6 +87,8 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError("--steps", f"must be >= 1, got {args.steps}")
     if args.threads is not None and args.threads < 1:
         raise InputError("--threads", f"must be >= 1, got {args.threads}")
+    if args.gpu_mem is not None and not args.gpu_mem > 0:
+        raise InputError("--gpu-mem", f"must be > 0 GiB, got {args.gpu_mem}")
     if args.gpu_speedup is not None and args.gpu_speedup <= 0:
         raise InputError("--gpu-speedup", f"must be > 0, got {args.gpu_speedup}")
     if args.json:
@@ -368,6 +373,8 @@ def _main(args: argparse.Namespace) -> int:
                 shutil.rmtree(work / st["run"], ignore_errors=True)
     full = graph_mod.build(grid, paper_ins)
     out = report.assemble(args, grid, full, results, facts, cuda, time.monotonic() - t0)
+    if args.gpu_mem:
+        gpu_costs.rehearsal_budget(out, full, grid, args.gpu_mem, args.size, work / "footprints")
     out["host"] = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]}
     if args.json:
         write_json(args.json, out)

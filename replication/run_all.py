@@ -24,7 +24,8 @@ from sfi_mos.atomic import check_writable
 from sfi_mos.cli import Parser, int_at_least, refuse_overwrite
 from sfi_mos.errors import InputError
 
-from . import costs, inputs, launcher, manifest, monitor, profiles, snapshot, students, summary
+from . import (costs, gpu_costs, inputs, launcher, manifest, monitor, profiles, rehearse_report, snapshot, students,
+               summary)
 from .state import failure, run_states, slurm_states
 
 
@@ -42,6 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--costs", default=None, metavar="FILE",
                     help="with --dry-run: also estimate device-hours and disk from a rehearsal JSON "
                     "(python -m replication.rehearse --json FILE)")
+    ap.add_argument("--gpu", default=None, metavar="NAME",
+                    help="GPU kind the runs get (replication/gpus.py), overriding the profile's gpu; with --dry-run "
+                    "prints GPU-hours and micro-batches per stage")
+    ap.add_argument("--gpu-mem", type=float, default=None, metavar="GiB",
+                    help="GPU memory a training run may use: it gets the micro-batch that fits (default: the "
+                    "profile's gpu_mem, else its gpu's memory; none: whole batches)")
     ap.add_argument("--only", default=None, help="comma-separated cell names or globs, e.g. 'authors-hubert*,suite-*'")
     ap.add_argument("--max-parallel", type=int_at_least(1, "--max-parallel"), default=None,
                     help="local: concurrent runs (default 2); slurm: array parallelism")
@@ -57,6 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="released SFI students (local save_pretrained folders): the SFI cells of those teachers "
                     "start from them, with no distillation run (docs/authors_models.md)")
     args = ap.parse_args(argv)
+    if args.gpu_mem is not None and not args.gpu_mem > 0:
+        ap.error(f"--gpu-mem must be > 0 GiB, got {args.gpu_mem}")
     if args.snapshot and args.cluster != "slurm":
         ap.error("--snapshot is for --cluster slurm (local and debug runs use this checkout)")
     if args.wait is False and args.cluster != "slurm":
@@ -111,7 +120,14 @@ def _main(args: argparse.Namespace) -> int:
               "Training runs keep their ids; predict and score runs are re-keyed and recomputed (minutes), "
               "the old ones are listed as orphaned (CHANGELOG.md)", file=sys.stderr)
     profile = profiles.load(args.profile) if args.cluster == "slurm" or args.profile else None
-    ins = students.attach(inputs.resolve(grid, grid_dir, args.data), grid, args.students)
+    if args.dry_run and grid.synthetic is None and inputs.parse_data(args.data) is None:
+        # pricing a real grid before its corpora are at hand: the documented corpus sizes and registered
+        # teachers stand in (run ids then name no corpus, so none of them reads as done)
+        print("note: no --data: the grid is priced on the documented corpus sizes; run ids and their states "
+              "need --data", file=sys.stderr)
+        ins = students.attach(rehearse_report.paper_inputs(), grid, args.students)
+    else:
+        ins = students.attach(inputs.resolve(grid, grid_dir, args.data), grid, args.students)
     graph = graph_mod.build(grid, ins)
     runs = manifest.read(grid_dir)
     sched = slurm_states({e["job_id"] for e in runs.values() if e.get("cluster") == "slurm"}) \
@@ -127,7 +143,13 @@ def _main(args: argparse.Namespace) -> int:
         if orphaned:
             print(orphaned)
         print("\n" + costs.dry_run_lines(graph, {c.name: c for c in grid.cells}, grid_dir, rehearsal, args.costs or ""))
+        if profile is not None or args.gpu:
+            print("\n" + gpu_costs.dry_run_lines(graph, grid, {c.name: c for c in grid.cells}, grid_dir, profile,
+                                                 args.gpu, args.gpu_mem, rehearsal))
         return 0
+    # micro-batches for the GPU memory budgets; a run that cannot fit one clip stops everything here
+    executions = launcher.plan_executions(graph, grid, grid_dir, [n for n in graph.nodes.values()
+                                          if states[n.rel] != "done"], profile, args.gpu_mem, args.gpu)
 
     rundir.write_layout(grid_dir)
     failed = [rel for rel, st in states.items() if st == "failed"]
@@ -142,7 +164,7 @@ def _main(args: argparse.Namespace) -> int:
         threads = max(1, (os.cpu_count() or 1) // parallel)
     progress = monitor.Progress(graph, enabled=not args.no_progress, grid_dir=grid_dir)
     if args.cluster in ("local", "debug"):
-        states = launcher.run_local(graph, grid, grid_dir, args.cluster, parallel, threads, progress)
+        states = launcher.run_local(graph, grid, grid_dir, args.cluster, parallel, threads, progress, executions)
     else:
         setup: list[str] = []
         if args.snapshot:
@@ -152,7 +174,7 @@ def _main(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         try:
             n_jobs, n_arrays = launcher.submit_slurm(graph, grid, grid_dir, profile, args.max_parallel, threads,
-                                                     setup)
+                                                     setup, executions)
         except (FailedJobError, RuntimeError, OSError) as e:  # sbatch missing, controller down, bad flag
             progress.close()
             print(f"error: Slurm submission failed: {str(e).strip()}\n(jobs submitted before the error are "

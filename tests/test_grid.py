@@ -264,7 +264,7 @@ def test_profiles(tmp_path):
     assert "gpus_per_node" not in s and s["timeout_min"] == 30 and s["cpus_per_task"] == 2
     assert profiles.stage_params(profiles.load("ci"), "finetune", 15)["timeout_min"] == 15
     bad = tmp_path / "bad.toml"
-    bad.write_text("[defaults]\ngpu = 1\n")
+    bad.write_text("[defaults]\nngpus = 1\n")  # gpu is a key now (a GPU name): a misspelt one
     with pytest.raises(InputError, match="unknown keys"):
         profiles.load(str(bad))
     with pytest.raises(InputError, match="no profile"):

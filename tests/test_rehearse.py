@@ -314,6 +314,27 @@ def test_identical_stage_configs_extrapolate_to_identical_activations(tmp_path, 
     assert any(c["field"] == "LayerDrop" and c["rehearsal"] == 0.0 for c in pre["changes"])
 
 
+def test_rehearsal_with_a_gpu_budget_reports_micro_batches(tmp_path, capsys, rehearsal_root):
+    """``--gpu-mem``: per training stage and kind, the micro-batch that fits from the rehearsal's activation
+    fit, and the CPU footprint's step memory at the paper's load in fp32 and bf16."""
+    from replication import rehearse
+
+    out = tmp_path / "rehearsal.json"
+    assert rehearse.main(["--size", "tiny", "--steps", "1", "--only", "authors-hubert-s0", "--in-process",
+                          "--results", str(rehearsal_root), "--json", str(out), "--gpu-mem", "0.25"]) == 0
+    doc = json.loads(out.read_text())
+    for stage in ("distill", "pretrain", "finetune"):
+        g = doc["costs"][stage]["authors"]["gpu"]
+        assert g["budget_gib"] == 0.25 and 1 <= g["micro_batch"] <= g["clips_per_pass"]
+        assert 0 < g["footprint_step_gib"]["fp32"] and 0 < g["footprint_step_gib"]["bf16"]
+        assert g["source"] == "rehearsal activation fit + CPU footprint static memory"  # a CPU rehearsal
+    # the paper's 32 rating rows of 10 s per pass do not all fit a quarter GiB, even at tiny size
+    assert doc["costs"]["pretrain"]["authors"]["gpu"]["micro_batch"] < 32
+    printed = capsys.readouterr().out
+    assert "### GPU memory budget 0.25 GiB per task" in printed
+    assert re.search(r"^\| pretrain \| authors \| \d+ \| 32 \|", printed, re.M)
+
+
 @pytest.mark.slow
 def test_base_size_rehearsal_of_one_cell(tmp_path):
     """One SFI cell (every stage) at the real Base size for one step, in fresh processes."""

@@ -228,6 +228,21 @@ def activation_fit(points: list[dict[str, float]]) -> dict[str, Any] | None:
             "points": len(pts), "max_rel_residual": resid, "warning": warning, "predict": predict}
 
 
+FRAME_S, FIELD_S = 0.02, 0.025  # the wav2vec 2.0 conv stack's hop (320) and receptive field (400) at 16 kHz
+
+
+def fit_crop(seconds: float) -> float:
+    """The longest crop of at most ``seconds`` that fills an even number T of frames exactly.
+
+    With (T - 1) hops + one receptive field every conv layer's output length is affine in the clip
+    length, and the fairseq-style encoders pad an odd T to the next even one
+    (``required_seq_len_multiple`` = 2), so only even T keep the activation bytes an exact polynomial in
+    the length, which the fit assumes (50 ms steps left rounding errors as large as the L^2 term)."""
+    frames = max(2, int((seconds - FIELD_S) / FRAME_S + 1 + 1e-9))
+    frames -= frames % 2
+    return round(FIELD_S + (frames - 1) * FRAME_S, 6)
+
+
 def run_seconds(plan: dict[str, int], cost: dict[str, float]) -> float:
     return (cost.get("fixed_s") or 0.0) + plan["steps"] * cost["step_s"] \
         + plan["epochs"] * plan["val_clips"] * (cost.get("val_clip_s") or 0.0)

@@ -8,7 +8,7 @@ login node then reads it instead of running Base models). Tiny models measure in
 One *spec* is what the step computes: stage, backbone kind, the student/backbone architecture (arch
 dict), the frozen teacher's (distillation), the SFI layer settings, ratings per clip pass (the MOS head
 runs once per rating) and the sampling rates with their weights. The cells of a grid map onto few
-specs (``gpu_costs.spec_for``). For each spec and precision, on real tensors of the real model classes
+specs (``footprint_spec.spec_for``). For each spec and precision, on real tensors of the real model classes
 (random init; the meta device fails: the encoders call ``.item()`` on lengths):
 
 * FLOPs of one forward + backward (the distillation teacher's forward included), counted by
@@ -19,7 +19,7 @@ specs (``gpu_costs.spec_for``). For each spec and precision, on real tensors of 
   real step of the stage's optimiser (RAdam; schedule-free RAdam for MOS stages).
 
 Loads: 1 and 2 clips at three clip lengths of about a second (whole even frame counts, as
-``rehearse._crop`` cuts them); ``costs.activation_fit`` fits both counts as ``c + clips (d + a L + b
+``costs.fit_crop`` cuts them); ``costs.activation_fit`` fits both counts as ``c + clips (d + a L + b
 L^2)``. Memory is measured at the highest rate (the worst case), FLOPs at every rate and averaged with
 the rates' weights. bf16 runs under ``torch.autocast("cpu", bfloat16)``: its memory is measured, its
 FLOPs are the fp32 count (FLOPs do not depend on the dtype). LayerDrop is off (every layer runs) and
@@ -51,13 +51,13 @@ from sfi_mos.ssl import arch as archmod
 from sfi_mos.ssl.teacher import Teacher
 from sfi_mos.train.distill import distill_loss
 
-from . import costs, gpu_costs, rehearse_report
+from . import costs, rehearse_report
+from .footprint_spec import spec_for
 from .measure import NoLayerDrop, SavedBytes
-from .rehearse import _crop
 
 FORMAT = "sfi_mos.footprints/1"
 COMMITTED = Path(__file__).resolve().parent / "footprints"
-LENGTHS = (_crop(0.6), _crop(0.9), _crop(1.2))
+LENGTHS = (costs.fit_crop(0.6), costs.fit_crop(0.9), costs.fit_crop(1.2))
 LOADS = ((1, LENGTHS[0]), (1, LENGTHS[1]), (1, LENGTHS[2]), (2, LENGTHS[2]), (2, LENGTHS[0]))
 N_LISTENERS = 300  # listener embeddings of the MOS head (BVCC has ~300 listeners); a few MB at most
 PRECISIONS = ("fp32", "bf16")
@@ -252,7 +252,7 @@ def grid_specs(grid_name: str, size: str) -> list[dict[str, Any]]:
     graph = graph_mod.build(grid, rehearse_report.paper_inputs())
     specs = {}
     for node in graph.nodes.values():
-        spec = gpu_costs.spec_for(node, graph, grid, size)
+        spec = spec_for(node, graph, grid, size)
         if spec is not None:
             specs[json.dumps(spec, sort_keys=True)] = spec
     return list(specs.values())

@@ -22,6 +22,7 @@ from sfi_mos.config import to_dict
 from sfi_mos.errors import InputError
 
 from . import costs, profiles, rehearse_report as report
+from .footprint_spec import spec_for
 
 GIB = 2 ** 30
 MARGIN = 0.10  # of the budget: allocator, workspaces, CUDA context (assumed)
@@ -31,56 +32,10 @@ TRAINING = ("distill", "pretrain", "finetune")
 
 
 def precision_of(cfg: Any) -> str:
-    # the precision field is being added to the stage configs; MOSTrainConfig.bf16 is the older switch
-    p = getattr(cfg, "precision", "fp32")
-    return "bf16" if getattr(cfg, "bf16", False) else p
+    return getattr(cfg, "precision", "fp32")  # training stages have one; predict runs in fp32
 
 
 # --- spec of a training node -------------------------------------------------------------------------
-def _arch_kind(upstream: str) -> str | None:
-    return next((k for k in ("wavlm", "hubert", "wav2vec2") if k in upstream), None)
-
-
-def spec_for(node, graph, grid, size: str) -> dict[str, Any] | None:
-    """The footprint spec of a training node (None: no training, or an upstream of unknown class).
-
-    Cells map onto few specs: the SFI layer is the grid template's (its ablations change the layer's
-    design, not its tensors' sizes much), dropout is on (the worst case) and LayerDrop off."""
-    from sfi_mos.ssl.checkpoints import tiny_arch  # lazy: torch; run_all imports this module at start
-
-    cfg, stage = node.config, node.stage
-    sfi = to_dict(grid.distill.sfi)
-    if stage == "distill":
-        if cfg.steps == 0:
-            return None
-        t = _arch_kind(cfg.teacher.name)
-        s = _arch_kind(cfg.student.name) if cfg.student else t
-        if t is None or s is None:
-            return None
-        return {"stage": stage, "backbone": "sfi", "arch": tiny_arch(s, size), "teacher_arch": tiny_arch(t, size),
-                "sfi": sfi, "ratings_per_pass": 1, "rates": sorted(int(r) for r in cfg.rates),
-                "rate_weights": [1] * len(cfg.rates)}
-    if stage not in ("pretrain", "finetune"):
-        return None
-    b = cfg.backbone
-    corpus = costs.CORPUS_SIZES["bvcc" if stage == "pretrain" else "track3"]
-    if b.kind == "sfi":
-        parent = graph.nodes.get(b.student_run)
-        d = parent.config if parent is not None else None
-        # a released student (import) is the authors' HuBERT-class SFI student
-        name = (d.student or d.teacher).name if parent is not None and parent.stage == "distill" else "hubert"
-        rates = sorted(corpus.train)
-        weights = [corpus.train[r] for r in rates]
-    else:
-        name, sfi, rates, weights = b.teacher.name, None, [16000], [1]  # resampled: the model sees 16 kHz
-    kind = _arch_kind(name)
-    if kind is None:
-        return None
-    return {"stage": stage, "backbone": b.kind, "arch": tiny_arch(kind, size), "teacher_arch": None, "sfi": sfi,
-            "ratings_per_pass": report.ratings_per_pass(cfg, corpus.ratings_per_clip), "rates": rates,
-            "rate_weights": weights}
-
-
 def size_of(grid) -> str:
     """Model size of a grid's runs: tiny random-init teachers for the embedded grids, Base for real ones."""
     return "tiny" if grid.local_teachers or grid.synthetic else "base"
@@ -184,7 +139,7 @@ def executions(graph, grid, nodes, budget_of, cache_dir=None) -> dict[str, dict[
 
 # --- the dry run's GPU table -------------------------------------------------------------------------
 def _row(stage, runs, flops, prec, hours, mb, wall, limit) -> str:
-    return f"{stage:<10}{runs:>5}  {flops:>17}  {prec:>4}  {hours:>10}  {mb:>20}  {wall:>8}  {limit:>6}"
+    return f"{stage:<10}{runs:>5}  {flops:>17}  {prec:>9}  {hours:>10}  {mb:>20}  {wall:>8}  {limit:>6}"
 
 
 def _num(x: float) -> str:

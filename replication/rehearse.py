@@ -136,27 +136,12 @@ def corpus_facts(root: Path) -> dict[str, Any]:
     return out
 
 
-FRAME_S, FIELD_S = 0.02, 0.025  # the wav2vec 2.0 conv stack's hop (320) and receptive field (400) at 16 kHz
-
-
-def _crop(seconds: float) -> float:
-    """The longest crop of at most ``seconds`` that fills an even number T of frames exactly.
-
-    With (T - 1) hops + one receptive field every conv layer's output length is affine in the clip
-    length, and the fairseq-style encoders pad an odd T to the next even one
-    (``required_seq_len_multiple`` = 2), so only even T keep the activation bytes an exact polynomial in
-    the length, which the fit assumes (50 ms steps left rounding errors as large as the L^2 term)."""
-    frames = max(2, int((seconds - FIELD_S) / FRAME_S + 1 + 1e-9))
-    frames -= frames % 2
-    return round(FIELD_S + (frames - 1) * FRAME_S, 6)
-
-
 # --- capped stage configs ---------------------------------------------------------------------------------
 def capped(stage: str, cfg: Any, steps: int, cuda: bool, facts: dict[str, Any]) -> tuple[Any, list[str]]:
     """The rehearsal's version of one stage config; the reasons of its changes by field."""
     why: dict[str, str] = {}
     if stage == "distill":
-        new = replace(cfg, steps=min(cfg.steps, steps), crop_seconds=_crop(facts["unlabelled"]["min_s"]),
+        new = replace(cfg, steps=min(cfg.steps, steps), crop_seconds=costs.fit_crop(facts["unlabelled"]["min_s"]),
                       fit_steps=min(cfg.fit_steps, steps))
         why.update(steps="step cap (--steps)",
                    fit_steps="step cap (--steps): the SFI filter fit is an optimisation too (its step time is "
@@ -169,7 +154,7 @@ def capped(stage: str, cfg: Any, steps: int, cuda: bool, facts: dict[str, Any]) 
     if stage in ("pretrain", "finetune"):
         corpus = "bvcc" if stage == "pretrain" else "track3"
         # max_epochs stays: on the small synthetic corpus an epoch can hold fewer than --steps steps
-        new = replace(cfg, max_steps=steps, max_seconds=_crop(facts[corpus]["min_s"]))
+        new = replace(cfg, max_steps=steps, max_seconds=costs.fit_crop(facts[corpus]["min_s"]))
         why.update(max_steps="step cap (--steps)",
                    max_seconds="clips cropped to one length (the shortest synthetic clip): the load of a step is known")
         r = report.ratings_per_pass(cfg, facts[corpus]["ratings_per_clip"])
@@ -207,9 +192,9 @@ def length_size(stage: str, cfg: Any, fraction: float) -> Any | None:
     separate the activations that grow with clip length (convolutions, linear layers) from those that
     grow with its square (attention) and a per-clip constant."""
     if stage == "distill":
-        return None if cfg.steps == 0 else replace(cfg, crop_seconds=_crop(cfg.crop_seconds * fraction))
+        return None if cfg.steps == 0 else replace(cfg, crop_seconds=costs.fit_crop(cfg.crop_seconds * fraction))
     if stage in ("pretrain", "finetune"):
-        return replace(cfg, max_seconds=_crop(cfg.max_seconds * fraction))
+        return replace(cfg, max_seconds=costs.fit_crop(cfg.max_seconds * fraction))
     return None
 
 
@@ -378,7 +363,7 @@ def _main(args: argparse.Namespace) -> int:
     out["host"] = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]}
     if args.json:
         write_json(args.json, out)
-    print(report.markdown(out, full, {c.name: c for c in grid.cells}, work))
+    print(report.markdown(out, full, {c.name: c for c in grid.cells}, work, gpu_costs.rehearsal_lines(out)))
     return 0 if all("error" not in s for r in results for s in r["stages"]) else 1
 
 

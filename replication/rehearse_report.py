@@ -259,7 +259,7 @@ def _g(n: float | None, unit: float = 2 ** 30, fmt: str = "{:,.2f}") -> str:
     return "-" if n is None else fmt.format(n / unit)
 
 
-def markdown(out: dict[str, Any], full_graph, cells: dict[str, Any], work: Path) -> str:
+def markdown(out: dict[str, Any], full_graph, cells: dict[str, Any], work: Path, gpu_lines: list[str] = ()) -> str:
     dev = out["device"]
     t_unit = "CPU s" if dev == "cpu" else "GPU s"
     lines = [f"## Rehearsal of grid `{out['grid']}` at `{out['size']}` size, {out['steps']} step(s) per stage",
@@ -296,9 +296,7 @@ def markdown(out: dict[str, Any], full_graph, cells: dict[str, Any], work: Path)
             act = mf["activation_bytes_paper"] if mf else None
             lines.append(f"| {stage} | {kind} | {c['step_s']:,.2f} | {_g(c.get('step_peak_bytes'))} | {_g(act)} "
                          f"| {c.get('fixed_s') or 0:,.1f} | {costs.human_bytes(c['run_bytes'])} | {fit} |")
-    from .gpu_costs import rehearsal_lines  # lazy: gpu_costs imports this module
-
-    lines += rehearsal_lines(out)  # rehearse --gpu-mem
+    lines += list(gpu_lines)  # rehearse --gpu-mem (gpu_costs.rehearsal_lines)
     lines += ["", "### The whole grid", "```", costs.dry_run_lines(full_graph, cells, Path("."), out), "```"]
     if out["profile_checks"]:
         lines += ["", "### Slurm profile checks", ""] + [f"- {x}" for x in out["profile_checks"]]

@@ -53,19 +53,26 @@ def _work(stage: str, cfg, run_dir: Path, parents: list[str]) -> dict:
     return {"starts": state["starts"], "resumed_from": resumed_from, "pid": os.getpid(), "code": code}
 
 
-def run_distill(cfg, run_dir):
-    info = _work("distill", cfg, run_dir, [])
+def _execution(execution) -> dict:
+    """What StageJob handed the stage (training stages take an Execution), for the tests to check."""
+    return {} if execution is None else {"execution": {"micro_batch": execution.micro_batch,
+                                                       "gpu_mem_gib": execution.gpu_mem_gib}}
+
+
+def run_distill(cfg, run_dir, execution=None):
+    info = _work("distill", cfg, run_dir, []) | _execution(execution)
     write_text(Path(run_dir) / "student.pt", "fake student\n")
     finish(run_dir, info)
 
 
-def run_pretrain(cfg, run_dir):
-    info = _work("pretrain", cfg, run_dir, [cfg.backbone.student_run] if cfg.backbone.student_run else [])
+def run_pretrain(cfg, run_dir, execution=None):
+    info = _work("pretrain", cfg, run_dir, [cfg.backbone.student_run] if cfg.backbone.student_run else []) \
+        | _execution(execution)
     finish(run_dir, info)
 
 
-def run_finetune(cfg, run_dir):
-    info = _work("finetune", cfg, run_dir, [cfg.init_run] if cfg.init_run else [])
+def run_finetune(cfg, run_dir, execution=None):
+    info = _work("finetune", cfg, run_dir, [cfg.init_run] if cfg.init_run else []) | _execution(execution)
     finish(run_dir, info)
 
 

@@ -82,12 +82,12 @@ def test_footprint_fit_predicts_an_unmeasured_load(smoke_footprints, stage):
     import torch
 
     from replication import footprint
-    from replication.rehearse import _crop
+    from replication.costs import fit_crop
 
     fp = next(f for f in smoke_footprints["entries"].values() if f["spec"]["stage"] == stage and f["precision"] == "fp32")
     model, teacher, _ = footprint._models(fp["spec"])
     top = fp["activation_rate"]
-    clips, seconds = 3, _crop(1.5)
+    clips, seconds = 3, fit_crop(1.5)
     direct = footprint.measure_point(fp["spec"], model, teacher, clips, seconds, top, "fp32")
     assert footprint.activations(fp, clips, seconds) == pytest.approx(direct["saved"], rel=0.01)
     fit = {**fp, "rate_weights": {str(top): 1}, "flop_fits": {str(top): fp["flop_fits"][str(top)]}}
@@ -157,6 +157,9 @@ def test_launcher_hands_each_training_run_its_execution(tmp_path, fake_stages, m
     ft = {rel: ex for rel, ex in got.items() if rel.startswith("finetune/")}
     assert len(ft) == 2 and all(ex == {"micro_batch": None, "gpu_mem_gib": 2.0} for ex in ft.values())
     assert all(ex is None for rel, ex in got.items() if not rel.startswith("finetune/"))
+    for rel in ft:  # and StageJob handed it to the stage
+        done = json.loads((tmp_path / "smoke" / rel / "done.json").read_text())
+        assert done["execution"] == {"micro_batch": None, "gpu_mem_gib": 2.0}
     # a budget too small for one clip: refused before anything is submitted
     got.clear()
     assert run_all.main(["--grid", "smoke", "--cluster", "debug", "--results", str(tmp_path / "b"), "--only", "authors-hubert-s0",

@@ -215,8 +215,11 @@ def test_paper_dry_run_counts_equal_unique_stage_configs(tmp_path, capsys):
 def test_paper_needs_real_data(tmp_path, capsys):
     from replication import run_all
 
-    assert run_all.main(["--grid", "paper", "--results", str(tmp_path), "--dry-run"]) == 2
+    assert run_all.main(["--grid", "paper", "--results", str(tmp_path)]) == 2
     assert "needs real corpora" in capsys.readouterr().err
+    # a dry run prices it before the corpora are at hand, on their documented sizes, and says so
+    assert run_all.main(["--grid", "paper", "--results", str(tmp_path), "--dry-run"]) == 0
+    assert "no --data: the grid is priced on the documented corpus sizes" in capsys.readouterr().err
 
 
 def test_run_ids_stable_and_rekeyed_by_changed_defaults():

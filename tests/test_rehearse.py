@@ -78,13 +78,13 @@ def test_paper_loads_follow_the_batch_packing():
 
 # --- activation memory: exact counting, and the fit's form on the real architectures ------------------------
 def test_rehearsal_crops_fill_even_frame_counts():
-    from replication.rehearse import _crop
+    from replication.costs import fit_crop
 
     for seconds in (0.75, 1.25, 2.2, 0.3725, 0.05, 20.0):
-        crop = _crop(seconds)
+        crop = fit_crop(seconds)
         frames = (crop * 16000 - 400) / 320 + 1  # the conv stack's receptive field 400, hop 320
         assert crop <= max(seconds, 0.045) and frames == int(frames) and int(frames) % 2 == 0
-        assert _crop(crop) == crop and seconds - crop < 0.04 + 1e-9
+        assert fit_crop(crop) == crop and seconds - crop < 0.04 + 1e-9
 
 
 def test_saved_bytes_counts_activations_exactly_once_per_buffer():
@@ -115,7 +115,7 @@ def test_saved_bytes_counts_activations_exactly_once_per_buffer():
 @pytest.mark.parametrize("kind", ["wav2vec2", "hubert", "wavlm"])
 def test_activation_fit_from_short_clips_predicts_long_clips(kind):
     """Fitted from four loads of sub-second clips of whole even frame counts (as a rehearsal crops, see
-    ``rehearse._crop``), the activations of 6.85 and 10 s clips of the real architectures (tiny widths)
+    ``costs.fit_crop``), the activations of 6.85 and 10 s clips of the real architectures (tiny widths)
     come out within 2 %."""
     import torch
 

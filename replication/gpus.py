@@ -32,13 +32,11 @@ class GPU:
         return self.fp32_tflops if precision == "fp32" else self.bf16_tflops
 
 
+_A100 = ("https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/"
+         "nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf (SXM4)" + _UNCHECKED + _SMI)
 _ROWS = [
-    GPU("A100-40GB", 40.0, 19.5, 156.0, 312.0,
-        "https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf (SXM4)"
-        + _UNCHECKED + _SMI),
-    GPU("A100-80GB", 80.0, 19.5, 156.0, 312.0,
-        "https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf (SXM4)"
-        + _UNCHECKED + _SMI),
+    GPU("A100-40GB", 40.0, 19.5, 156.0, 312.0, _A100),
+    GPU("A100-80GB", 80.0, 19.5, 156.0, 312.0, _A100),
     GPU("H100-80GB", 79.6, 66.9, 494.7, 989.4,
         "https://resources.nvidia.com/en-us-tensor-core/nvidia-tensor-core-gpu-datasheet (SXM5); FP32 67, TF32 989 "
         "and BF16 1979 with sparsity (half dense) checked against a copy of the datasheet table and the Hopper "

@@ -64,7 +64,8 @@ def test_ddp_slurm_two_tasks_equal_one_process(slurm_cluster, tmp_path, ddp_cfg,
 
 
 def test_ddp_slurm_killed_and_requeued_job_resumes(slurm_cluster, tmp_path, ddp_cfg):
-    cfg = replace(ddp_cfg, max_epochs=4, max_steps=0)  # long enough to be killed while it trains
+    # long enough (about 130 steps, 12 validations) to be killed while it trains on an idle machine
+    cfg = replace(ddp_cfg, max_epochs=12, max_steps=0)
     reference = _reference(cfg, tmp_path / "reference")
     run_dir = tmp_path / "finetune" / "requeued"
     job = _submit(tmp_path, cfg, run_dir)
@@ -72,7 +73,7 @@ def test_ddp_slurm_killed_and_requeued_job_resumes(slurm_cluster, tmp_path, ddp_
     deadline = time.monotonic() + 240
     while not last.exists():  # a mid-run checkpoint: the job is training on both ranks
         assert time.monotonic() < deadline and not job.done(), "the 2-task job never checkpointed"
-        time.sleep(0.2)
+        time.sleep(0.05)
     assert not (run_dir / "done.json").exists()
     # Slurm kills both tasks and puts the job back in the queue (what a node failure or an admin does)
     subprocess.run(["scontrol", "requeue", str(job.job_id)], check=True)

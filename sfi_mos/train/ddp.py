@@ -83,13 +83,20 @@ def sum_gradients(params: list[torch.nn.Parameter], extra: list[float] = ()) -> 
     return sums.tolist()
 
 
-def gather(obj):
-    """Every rank's ``obj`` (a list in rank order) on every rank; ``[obj]`` in one process."""
+def gather_state(obj):
+    """Every rank's ``obj`` for a checkpoint (a collective: every rank calls it): ``obj`` itself in one
+    process, so its checkpoints read as before; a list in rank order with several."""
     if world() == 1:
-        return [obj]
+        return obj
     out = [None] * world()
     dist.all_gather_object(out, obj)
     return out
+
+
+def own_state(saved):
+    """This rank's entry of what ``gather_state`` saved. Resumed on more ranks than saved it, the extra
+    ranks take the last saved entry."""
+    return saved[min(rank(), len(saved) - 1)] if isinstance(saved, list) else saved
 
 
 def seed_rank(seed: int) -> None:

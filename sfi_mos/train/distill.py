@@ -30,7 +30,6 @@ from .. import rundir
 from ..atomic import torch_save, write_csv, write_json
 from ..data import UnlabelledAudio
 from ..errors import InputError
-from ..config import to_dict
 from ..jsonio import read_json
 from ..sfi import one_design
 from ..ssl import SFIStudent, load_teacher
@@ -262,7 +261,7 @@ def run(cfg: DistillConfig, run_dir, execution: Execution | None = None) -> dict
     if rundir.is_done(run_dir) and (run_dir / "metrics.json").exists():
         return read_json(run_dir / "metrics.json")
     if main:
-        rundir.start(run_dir, cfg, {**to_dict(ex), "world_size": ddp.world()})
+        rundir.start(run_dir, cfg, ex.record(ddp.world()))
     ddp.barrier()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     teacher = load_teacher(_resolve(cfg.teacher, run_dir)).to(device)
@@ -297,14 +296,13 @@ def run(cfg: DistillConfig, run_dir, execution: Execution | None = None) -> dict
         ddp.seed_rank(cfg.seed)
     else:
         opt.load_state_dict(ckpt["optimizer"])
-        saved = ckpt["rng"]  # one process: a dict; several: a list by rank
-        _set_rng_state(saved[min(ddp.rank(), len(saved) - 1)] if isinstance(saved, list) else saved)
+        _set_rng_state(ddp.own_state(ckpt["rng"]))
 
     def save_ckpt(at: int) -> None:
-        rngs = ddp.gather(_rng_state())  # every rank: a collective
+        rng = ddp.gather_state(_rng_state())  # every rank: a collective
         if main:
             torch_save(ckpt_path, {"step": at, "student": student.state_dict(), "optimizer": opt.state_dict(),
-                                   "rng": rngs[0] if len(rngs) == 1 else rngs, "log": log, "before": before,
+                                   "rng": rng, "log": log, "before": before,
                                    "info": student.info})
             write_csv(run_dir / "log.csv", _log_frame(log))
 

@@ -26,6 +26,10 @@ class Execution:
     def __post_init__(self) -> None:
         validate(self)
 
+    def record(self, world_size: int) -> dict:
+        """What ``env.json`` keeps of this attempt's execution."""
+        return {"micro_batch": self.micro_batch, "gpu_mem_gib": self.gpu_mem_gib, "world_size": world_size}
+
 
 def chunks(n: int, size: int | None) -> list[tuple[int, int]]:
     """``[(start, end)]`` covering ``range(n)`` in pieces of at most ``size`` (one piece when None)."""

@@ -39,7 +39,6 @@ from ..mos.data import (Utterance, epoch_batches, group_ratings, make_batch, rat
 from ..mos.head import to_mos
 from ..mos.model import MOSModel
 from ..sfi import one_design
-from ..config import to_dict
 from . import ddp
 from .configs import MOSTrainConfig
 from .execution import Execution, step_work
@@ -195,16 +194,9 @@ def _set_rng_state(st: dict) -> None:
 def _save_last(path: Path, model, opt, state: dict) -> None:
     """Rank 0 writes; with several ranks every rank's RNG state goes in (a list in rank order), so each
     resumes its own dropout stream. Called by every rank (the states are gathered)."""
-    rngs = ddp.gather(_rng_state())
+    rng = ddp.gather_state(_rng_state())
     if ddp.is_main():
-        torch_save(path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                          "rng": rngs[0] if len(rngs) == 1 else rngs, "state": state})
-
-
-def _own_rng(saved):
-    """This rank's RNG state from a checkpoint (one process: a dict; several: a list by rank). Resumed
-    on another number of ranks, the ranks beyond the saved ones take the last saved state."""
-    return saved[min(ddp.rank(), len(saved) - 1)] if isinstance(saved, list) else saved
+        torch_save(path, {"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": rng, "state": state})
 
 
 def _check(cfg: MOSTrainConfig) -> None:
@@ -238,14 +230,15 @@ def step_gradients(model: MOSModel, params: list, units: list[Utterance], batche
 def _pieces(model, units, batches, mine, step_ratings, cfg, epoch, cache, device) -> float:
     """Forward and backward of each ``(batch, start, end)`` piece; the summed squared error."""
     cpu = torch.device("cpu")
-    made: dict[int, dict] = {}
+    made: dict[int, tuple[dict, int]] = {}
     sq_sum = 0.0
     for i, a, b in mine:
         if i not in made:  # the whole batch, on the CPU (its audio is small): its pieces are cut from it
-            made = {i: make_batch(units, batches[i], cpu, max_seconds=cfg.max_seconds, seed=cfg.seed,
-                                  epoch=epoch, audio_cache=cache)}
-        whole = made[i]
-        pad_to = max(model.backbone.prepared_length(w.shape[-1], whole["sample_rate"]) for w in whole["wavs"])
+            whole = make_batch(units, batches[i], cpu, max_seconds=cfg.max_seconds, seed=cfg.seed, epoch=epoch,
+                               audio_cache=cache)
+            pad = max(model.backbone.prepared_length(w.shape[-1], whole["sample_rate"]) for w in whole["wavs"])
+            made = {i: (whole, pad)}
+        whole, pad_to = made[i]
         mb = _chunk(whole, a, b, device)
         with autocast(cfg, device):
             pred = model(mb["wavs"], mb["sample_rate"], mb["utt_index"], mb["listener_ids"],
@@ -256,17 +249,13 @@ def _pieces(model, units, batches, mine, step_ratings, cfg, epoch, cache, device
     return sq_sum
 
 
-def execution_record(ex: Execution) -> dict:
-    return {**to_dict(ex), "world_size": ddp.world()}
-
-
 def run(cfg: MOSTrainConfig, run_dir, execution: Execution | None = None) -> dict:
     """Train (or resume) in ``run_dir``. ``execution``: micro-batches (``sfi_mos.train.execution``); in
     a ``torch.distributed`` process group the step's clips are split over the ranks (``ddp``)."""
     _check(cfg)
     ex = execution or Execution()
     main = ddp.is_main()
-    run_dir = rundir.start(run_dir, cfg, execution_record(ex)) if main else Path(run_dir)
+    run_dir = rundir.start(run_dir, cfg, ex.record(ddp.world())) if main else Path(run_dir)
     ddp.barrier()
     device = device_for()
     torch.manual_seed(cfg.seed)
@@ -295,7 +284,7 @@ def run(cfg: MOSTrainConfig, run_dir, execution: Execution | None = None) -> dic
         blob = torch.load(last, map_location=device, weights_only=False)
         model.load_state_dict(blob["model"])
         opt.load_state_dict(blob["optimizer"])
-        _set_rng_state(_own_rng(blob["rng"]))
+        _set_rng_state(ddp.own_state(blob["rng"]))
         state = blob["state"]
         state.setdefault("resumes", []).append({k: state[k] for k in ("epoch", "batch", "step")})
     else:

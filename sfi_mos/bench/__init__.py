@@ -6,6 +6,7 @@ writes it as JSON atomically. Helpers shared by the modules live here.
 """
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from typing import Callable
@@ -47,3 +48,14 @@ def format_table(d: dict) -> str:
             v = f"{v:.4g}"
         out.append(f"{k:<{width}}  {v}")
     return "\n".join(out)
+
+
+def options(args, defaults: dict, add_arguments: Callable, name: str) -> argparse.Namespace:
+    """A bench module's options: parsed from an argv list (or None), or taken from the dispatcher's
+    Namespace with ``defaults`` for what it lacks."""
+    if args is None or isinstance(args, (list, tuple)):
+        parser = argparse.ArgumentParser(prog=f"python -m sfi_mos.bench {name}")
+        add_arguments(parser)
+        return parser.parse_args(list(args or []))
+    return argparse.Namespace(**{k: getattr(args, k, None) if getattr(args, k, None) is not None else v
+                                 for k, v in defaults.items()})

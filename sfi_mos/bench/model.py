@@ -33,6 +33,8 @@ from sfi_mos.ssl.checkpoints import tiny_arch
 from sfi_mos.ssl.teacher import Teacher
 from sfi_mos.train.configs import SFISpec
 
+from . import options
+
 DEFAULTS = dict(size="base", seconds=4.0, batch=2, repeats=3, device=None, threads=None)
 
 
@@ -47,13 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args) -> argparse.Namespace:
-    if args is None or isinstance(args, (list, tuple)):
-        parser = argparse.ArgumentParser(prog="python -m sfi_mos.bench model")
-        add_arguments(parser)
-        return parser.parse_args(list(args or []))
-    # a Namespace: take what it has, defaults for the rest
-    return argparse.Namespace(**{k: getattr(args, k, None) if getattr(args, k, None) is not None else v
-                                 for k, v in DEFAULTS.items()})
+    return options(args, DEFAULTS, add_arguments, "model")
 
 
 def _sync(device: torch.device) -> None:

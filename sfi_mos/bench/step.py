@@ -29,6 +29,7 @@ from sfi_mos.train.distill import train_step
 from sfi_mos.train.execution import step_work
 from sfi_mos.train.memory import SavedBytes
 
+from . import options
 from .model import _sync, _timed
 
 DEFAULTS = dict(size="base", seconds=4.0, batch=4, pieces=4, rate=48000, repeats=3, device=None, threads=None)
@@ -49,12 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args) -> argparse.Namespace:
-    if args is None or isinstance(args, (list, tuple)):
-        parser = argparse.ArgumentParser(prog="python -m sfi_mos.bench step")
-        add_arguments(parser)
-        return parser.parse_args(list(args or []))
-    return argparse.Namespace(**{k: getattr(args, k, None) if getattr(args, k, None) is not None else v
-                                 for k, v in DEFAULTS.items()})
+    return options(args, DEFAULTS, add_arguments, "step")
 
 
 def run(args=None) -> dict:

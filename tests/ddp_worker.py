@@ -29,6 +29,7 @@ def rank_main(rank: int, world: int, rendezvous: str, what: str, cfg, run_dir: s
             result = distill.run(cfg, run_dir, ex)
         if out and rank == 0:
             torch.save(result, out)
+        dist.barrier()  # no rank tears the group down while another still talks to it
     finally:
         dist.destroy_process_group()
 
